@@ -1,0 +1,37 @@
+# Earshot: two commands on a fresh Debian/Ubuntu machine.
+#   make demo   installs missing packages, builds, runs the edge pipeline on bundled real audio
+#   make test   installs missing packages, builds, runs every test
+SHELL := /bin/bash
+export PATH := /opt/swift/usr/bin:$(PATH)
+
+SWIFT_FLAGS ?=
+RELEASE_BIN := .build/release/earshot
+
+.PHONY: all deps deps-test build release demo test clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh build
+
+deps-test:
+	@scripts/install-deps.sh test
+
+build: deps
+	@echo "build: swift build (debug)"
+	swift build $(SWIFT_FLAGS)
+
+release: deps
+	@echo "build: swift build -c release"
+	swift build -c release $(SWIFT_FLAGS)
+
+demo: release
+	@scripts/demo.sh $(RELEASE_BIN)
+
+test: deps-test
+	@echo "test: swift build --build-tests, then swift test"
+	swift build --build-tests $(SWIFT_FLAGS)
+	swift test --skip-build $(SWIFT_FLAGS)
+
+clean:
+	rm -rf .build out

@@ -1,0 +1,52 @@
+// swift-tools-version:6.1
+// Earshot: an edge speech runtime. See ARCHITECTURE.md for what each target owns.
+import PackageDescription
+
+/// One set of compiler settings for every Swift target (STYLE.md §15).
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "Earshot",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "earshot", targets: ["earshot"]),
+        .library(name: "EarshotAudio", targets: ["EarshotAudio"]),
+        .library(name: "EarshotMonitoring", targets: ["EarshotMonitoring"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // C system libraries (Debian -dev packages, found through pkg-config).
+        .systemLibrary(name: "CALSA", pkgConfig: "alsa", providers: [.apt(["libasound2-dev"])]),
+        .systemLibrary(name: "CSndFile", pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev"])]),
+        .systemLibrary(name: "CSampleRate", pkgConfig: "samplerate", providers: [.apt(["libsamplerate0-dev"])]),
+
+        // Libraries.
+        .target(name: "EarshotMonitoring", swiftSettings: swiftSettings),
+        .target(name: "EarshotAudio", dependencies: ["CALSA", "CSndFile", "CSampleRate"], swiftSettings: swiftSettings),
+
+        // Command-line entry point: wiring and presentation only.
+        .executableTarget(
+            name: "earshot",
+            dependencies: [
+                "EarshotAudio", "EarshotMonitoring",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // Tests.
+        .target(name: "EarshotTestSupport", dependencies: ["EarshotAudio"], path: "Tests/EarshotTestSupport",
+                swiftSettings: swiftSettings),
+        .testTarget(name: "EarshotMonitoringTests", dependencies: ["EarshotMonitoring"], swiftSettings: swiftSettings),
+        .testTarget(name: "EarshotAudioTests", dependencies: ["EarshotAudio", "EarshotMonitoring", "EarshotTestSupport"],
+                    swiftSettings: swiftSettings),
+        .testTarget(name: "EarshotCLITests", dependencies: ["earshot", "EarshotAudio", "EarshotTestSupport"],
+                    swiftSettings: swiftSettings),
+    ]
+)

@@ -1,0 +1,51 @@
+import Foundation
+
+/// Paths to the shared real-audio fixtures and to scratch folders for tests.
+public enum Fixtures {
+    /// `../shared/fixtures` relative to the package root, or `$EARSHOT_FIXTURES`.
+    public static var root: String {
+        if let override = ProcessInfo.processInfo.environment["EARSHOT_FIXTURES"] { return override }
+        return packageRoot + "/../shared/fixtures"
+    }
+
+    /// The package root, found from this source file's location.
+    public static var packageRoot: String {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.path
+    }
+
+    public static func path(_ relative: String) -> String { root + "/" + relative }
+
+    /// A fresh temporary folder, removed by the caller with `FileManager.removeItem` when wanted.
+    public static func temporaryDirectory(_ label: String = "earshot") -> String {
+        let path = NSTemporaryDirectory() + "\(label)-\(UUID().uuidString)"
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    /// Reads a raw little-endian 16-bit file.
+    public static func int16Samples(rawFile path: String) throws -> [Int16] {
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        return data.withUnsafeBytes { bytes in
+            (0..<(data.count / 2)).map { Int16(littleEndian: bytes.loadUnaligned(fromByteOffset: $0 * 2, as: Int16.self)) }
+        }
+    }
+
+    /// Writes an ALSA configuration file that defines `pcm.NAME` as a `file` PCM reading `infile` (raw), over the `null` PCM.
+    public static func alsaFilePCM(name: String, infile: String, in directory: String) throws -> String {
+        let config = """
+        pcm.\(name) {
+            type file
+            slave.pcm "null"
+            file "/dev/null"
+            infile "\(infile)"
+            format "raw"
+        }
+
+        """
+        let path = directory + "/\(name).asoundrc"
+        try config.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+}
