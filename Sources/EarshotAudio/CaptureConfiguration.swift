@@ -18,8 +18,10 @@ public struct CaptureConfiguration: Sendable, Hashable, Codable {
     public var configurationFile: String?
     /// Resampler quality when the device rate is not 16 kHz.
     public var resamplerQuality = ResamplerQuality.medium
-    /// Seconds of 16 kHz audio the ring between capture and consumer holds before overwriting.
+    /// Seconds of 16 kHz audio the ring between capture and consumer holds.
     public var ringSeconds = 2.0
+    /// What a full ring does: drop the oldest audio (live use) or make capture wait (recording, file PCMs).
+    public var overflowPolicy = RingOverflowPolicy.dropOldest
 
     public init(device: String = "default") { self.device = device }
 

@@ -44,7 +44,8 @@ public final class CaptureSession: @unchecked Sendable {   // @unchecked: `devic
         negotiated = device.negotiated
         converter = try StreamConverter(inputRate: negotiated.sampleRate, channels: negotiated.channels,
                                         selection: configuration.channelSelection, quality: configuration.resamplerQuality)
-        ring = SampleRing(capacity: max(1_024, Int(configuration.ringSeconds * Double(StreamConverter.pipelineRate))))
+        ring = SampleRing(capacity: max(1_024, Int(configuration.ringSeconds * Double(StreamConverter.pipelineRate))),
+                          policy: configuration.overflowPolicy)
     }
 
     #if DEBUG
@@ -76,11 +77,13 @@ public final class CaptureSession: @unchecked Sendable {   // @unchecked: `devic
     }
 
     /// Asks the capture thread to stop, waits for it, and closes the ring (readers drain the rest).
+    /// Safe to call from any thread, including a signal handler's queue.
     public func stop() {
         let wasRunning = state.withLock { state -> Bool in
             state.stopRequested = true
             return state.running
         }
+        ring.close()   // wakes a capture thread blocked on a full `.block` ring
         if wasRunning { finished.wait(); finished.signal() }
     }
 
@@ -109,6 +112,8 @@ public final class CaptureSession: @unchecked Sendable {   // @unchecked: `devic
             // Wake up at least every 100 ms so stop() is honoured even when the device delivers nothing.
             if !device.wait(milliseconds: 100) { continue }
             let want = remaining.map { min(period, Int($0)) } ?? period
+            // The `null` PCM returns success without writing the buffer: clear it so it yields silence, not stale data.
+            raw.initializeMemory(as: UInt8.self, repeating: 0, count: want * bytesPerFrame)
             let frames: Int
             do {
                 frames = try device.read(into: raw, frames: want)

@@ -1,9 +1,18 @@
 import Foundation
 
+/// What a full ring does with new samples.
+public enum RingOverflowPolicy: String, Sendable, Hashable, Codable {
+    /// Overwrite the oldest unread samples and count them: live pipelines stay fresh and never stall capture.
+    case dropOldest
+    /// Wait for the consumer to make room: nothing is lost in the ring (recordings, and PCMs faster than real time
+    /// such as `file`/`null`). On a real device a stalled consumer then shows up as device overruns instead.
+    case block
+}
+
 /// A bounded single-producer ring of 16 kHz mono samples between the capture thread and its consumer.
 ///
-/// The producer never blocks: when the consumer falls behind, the oldest samples are overwritten
-/// and counted in `overrunSamples`, so the consumer always gets the freshest audio and the loss is visible.
+/// With `.dropOldest` the producer never blocks: when the consumer falls behind, the oldest samples are
+/// overwritten and counted in `overrunSamples`, so the consumer always gets the freshest audio and the loss is visible.
 public final class SampleRing: @unchecked Sendable {   // @unchecked: all state is guarded by `condition`
     private let condition = NSCondition()
     private var storage: [Int16]
@@ -14,10 +23,14 @@ public final class SampleRing: @unchecked Sendable {   // @unchecked: all state 
     private var dropped: UInt64 = 0
     private var written: UInt64 = 0
 
+    /// What a write into a full ring does.
+    public let policy: RingOverflowPolicy
+
     /// Creates a ring holding at most `capacity` samples (≥ 1).
-    public init(capacity: Int) {
+    public init(capacity: Int, policy: RingOverflowPolicy = .dropOldest) {
         precondition(capacity > 0, "ring capacity must be positive")
         storage = [Int16](repeating: 0, count: capacity)
+        self.policy = policy
     }
 
     /// The most samples the ring holds.
@@ -32,17 +45,32 @@ public final class SampleRing: @unchecked Sendable {   // @unchecked: all state 
     /// Samples waiting to be read.
     public var availableSamples: Int { condition.withLock { count } }
 
-    /// Appends samples, overwriting the oldest unread ones if the ring is full. Never blocks.
+    /// Appends samples. A full ring overwrites the oldest unread ones (`.dropOldest`) or waits for room (`.block`).
+    /// Samples written after `close()` are discarded.
     public func write(_ samples: UnsafeBufferPointer<Int16>) {
         guard !samples.isEmpty else { return }
+        if policy == .block {
+            var offset = 0
+            while offset < samples.count {
+                let stored: Int = condition.withLock {
+                    while count == storage.count && !closed { condition.wait() }
+                    guard !closed else { return samples.count - offset }
+                    let n = min(samples.count - offset, storage.count - count)
+                    store(UnsafeBufferPointer(rebasing: samples[offset..<(offset + n)]))
+                    return n
+                }
+                offset += stored
+            }
+            return
+        }
         condition.withLock {
             guard !closed else { return }
-            written += UInt64(samples.count)
             let capacity = storage.count
             // If more arrives than fits, only the newest `capacity` samples can survive.
             var source = samples
             if source.count > capacity {
                 dropped += UInt64(source.count - capacity)
+                written += UInt64(source.count - capacity)
                 source = UnsafeBufferPointer(rebasing: source[(source.count - capacity)...])
             }
             let overflow = count + source.count - capacity
@@ -51,19 +79,26 @@ public final class SampleRing: @unchecked Sendable {   // @unchecked: all state 
                 readIndex = (readIndex + overflow) % capacity
                 count -= overflow
             }
-            var writeIndex = (readIndex + count) % capacity
-            storage.withUnsafeMutableBufferPointer { ring in
-                var offset = 0
-                while offset < source.count {
-                    let chunk = min(source.count - offset, capacity - writeIndex)
-                    (ring.baseAddress! + writeIndex).update(from: source.baseAddress! + offset, count: chunk)
-                    offset += chunk
-                    writeIndex = (writeIndex + chunk) % capacity
-                }
-            }
-            count += source.count
-            condition.signal()
+            store(source)
         }
+    }
+
+    /// Copies samples into free space (the caller holds the lock and made room), then wakes the reader.
+    private func store(_ source: UnsafeBufferPointer<Int16>) {
+        written += UInt64(source.count)
+        let capacity = storage.count
+        var writeIndex = (readIndex + count) % capacity
+        storage.withUnsafeMutableBufferPointer { ring in
+            var offset = 0
+            while offset < source.count {
+                let chunk = min(source.count - offset, capacity - writeIndex)
+                (ring.baseAddress! + writeIndex).update(from: source.baseAddress! + offset, count: chunk)
+                offset += chunk
+                writeIndex = (writeIndex + chunk) % capacity
+            }
+        }
+        count += source.count
+        condition.broadcast()
     }
 
     /// Marks the end of the stream; readers drain what is left, then see the end (or `error`).
@@ -102,6 +137,7 @@ public final class SampleRing: @unchecked Sendable {   // @unchecked: all state 
                 }
             }
             count -= n
+            condition.broadcast()   // a blocked writer may proceed
             return .success(n)
         }
         return try result.get()

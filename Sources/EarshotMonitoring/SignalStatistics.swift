@@ -15,7 +15,7 @@ public struct SignalStatistics: Sendable, Hashable, Codable {
     /// Estimated foreground level: the 95th percentile of 20 ms frame levels, dBFS.
     public var signalLevelDBFS: Double
     /// `signalLevelDBFS − noiseFloorDBFS`: a rough SNR that needs no labels.
-    public var estimatedSNRDB: Double
+    public var snrDB: Double
 }
 
 /// Accumulates `SignalStatistics` over interleaved float audio in constant memory.
@@ -93,6 +93,6 @@ public struct SignalAnalyzer: Sendable {
             dcOffset: sum / count,
             noiseFloorDBFS: noise,
             signalLevelDBFS: signal,
-            estimatedSNRDB: max(0, signal - noise))
+            snrDB: max(0, signal - noise))
     }
 }

@@ -49,3 +49,10 @@ public enum Fixtures {
         return path
     }
 }
+
+/// Where two sample arrays first differ, for failure messages that do not print 40 000 numbers.
+public func firstDifference<T: Equatable>(_ a: [T], _ b: [T]) -> String? {
+    if a.count != b.count { return "lengths differ: \(a.count) vs \(b.count)" }
+    guard let index = a.indices.first(where: { a[$0] != b[$0] }) else { return nil }
+    return "first difference at \(index): \(a[index]) vs \(b[index])"
+}

@@ -83,7 +83,7 @@ struct InfoReport: Encodable {
         dcOffset = Output.round(s.dcOffset, places: 6)
         noiseFloorDbfs = Output.round(s.noiseFloorDBFS)
         signalLevelDbfs = Output.round(s.signalLevelDBFS)
-        snrDb = Output.round(s.estimatedSNRDB)
+        snrDb = Output.round(s.snrDB)
     }
 
     var text: String {

@@ -47,6 +47,8 @@ extension Earshot {
             configuration.bufferFrames = buffer
             configuration.configurationFile = alsa.resolvedConfigurationFile
             configuration.resamplerQuality = ResamplerQuality(rawValue: resamplerQuality) ?? .medium
+            // A recording keeps every sample: if the writer stalls, capture waits (a real device then reports overruns).
+            configuration.overflowPolicy = .block
             return configuration
         }
 
@@ -160,7 +162,7 @@ struct RecordSummary: Encodable {
     var text: String {
         String(format: "Wrote %@: %.2f s of 16 kHz mono from %@ (%@, %d Hz, %d ch). RMS %.1f dBFS, peak %.1f dBFS, clipped %.3f %%, noise floor %.1f dBFS, SNR ≈ %.1f dB. Overruns: device %d, ring %llu samples.",
                path, seconds, device.device, device.format.rawValue, device.sampleRate, device.channels,
-               statistics.rmsDBFS, statistics.peakDBFS, statistics.clippedPercent, statistics.noiseFloorDBFS, statistics.estimatedSNRDB,
+               statistics.rmsDBFS, statistics.peakDBFS, statistics.clippedPercent, statistics.noiseFloorDBFS, statistics.snrDB,
                capture.deviceOverruns, capture.ringOverrunSamples)
     }
 }

@@ -1,0 +1,233 @@
+@testable import EarshotAudio
+import EarshotTestSupport
+import Foundation
+import Glibc
+import Testing
+
+/// Real ALSA capture through `file` PCMs whose `infile` is a raw fixture, and through the `null` PCM.
+@Suite("Capture")
+struct CaptureTests {
+    static let speech = Fixtures.path("pocketsphinx/goforward.raw")
+
+    /// Captures everything from `configuration` until `frames` device frames were read.
+    static func capture(_ configuration: CaptureConfiguration, frames: Int) throws -> (samples: [Int16], session: CaptureSession) {
+        let session = try CaptureSession(configuration)
+        session.start(frameLimit: UInt64(frames))
+        var samples: [Int16] = []
+        var buffer = [Int16](repeating: 0, count: 2_048)
+        while let got = try buffer.withUnsafeMutableBufferPointer({ try session.ring.read(into: $0, timeout: 5) }) {
+            samples += buffer[0..<got]
+        }
+        return (samples, session)
+    }
+
+    /// Writes `bytes` to a raw file and an ALSA configuration defining `pcm.NAME` over it.
+    static func filePCM(_ bytes: Data, name: String = "fixture") throws -> (config: String, directory: String) {
+        let directory = Fixtures.temporaryDirectory("capture")
+        let raw = directory + "/in.raw"
+        try bytes.write(to: URL(fileURLWithPath: raw))
+        return (try Fixtures.alsaFilePCM(name: name, infile: raw, in: directory), directory)
+    }
+
+    @Test func s16MonoCaptureEqualsTheFixtureByteForByte() throws {
+        let expected = try Fixtures.int16Samples(rawFile: Self.speech)
+        let (config, directory) = try Self.filePCM(try Data(contentsOf: URL(fileURLWithPath: Self.speech)))
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var configuration = CaptureConfiguration(device: "fixture")
+        configuration.configurationFile = config
+        configuration.ringSeconds = 10
+        let (samples, session) = try Self.capture(configuration, frames: expected.count)
+        #expect(samples.count == expected.count)
+        #expect(firstDifference(samples, expected) == nil)
+        #expect(session.negotiated.sampleRate == 16_000)
+        let stats = session.statistics
+        #expect(stats.framesCaptured == UInt64(expected.count))
+        #expect(stats.deviceOverruns == 0 && stats.ringOverrunSamples == 0)
+    }
+
+    @Test func s32StereoChannelPickIsExact() throws {
+        let expected = try Fixtures.int16Samples(rawFile: Self.speech)
+        var bytes = Data(capacity: expected.count * 8)
+        for (i, sample) in expected.enumerated() {
+            let left = Int32(truncatingIfNeeded: i * 7919) << 8          // unrelated content on channel 0
+            let right = Int32(sample) << 16                               // the speech, MSB-aligned, on channel 1
+            withUnsafeBytes(of: left.littleEndian) { bytes.append(contentsOf: $0) }
+            withUnsafeBytes(of: right.littleEndian) { bytes.append(contentsOf: $0) }
+        }
+        let (config, directory) = try Self.filePCM(bytes)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var configuration = CaptureConfiguration(device: "fixture")
+        configuration.configurationFile = config
+        configuration.format = .s32le
+        configuration.channels = 2
+        configuration.channelSelection = .channel(1)
+        configuration.ringSeconds = 10
+        let (samples, _) = try Self.capture(configuration, frames: expected.count)
+        #expect(firstDifference(samples, expected) == nil)
+    }
+
+    @Test func floatStereoDownmixIsExact() throws {
+        let expected = try Fixtures.int16Samples(rawFile: Self.speech)
+        var bytes = Data(capacity: expected.count * 8)
+        for sample in expected {
+            let value = Float(sample) / 32_768
+            for _ in 0..<2 { withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes.append(contentsOf: $0) } }
+        }
+        let (config, directory) = try Self.filePCM(bytes)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var configuration = CaptureConfiguration(device: "fixture")
+        configuration.configurationFile = config
+        configuration.format = .f32le
+        configuration.channels = 2
+        configuration.ringSeconds = 10
+        let (samples, _) = try Self.capture(configuration, frames: expected.count)
+        #expect(firstDifference(samples, expected) == nil)
+    }
+
+    @Test(arguments: [8_000, 22_050, 44_100, 48_000])
+    func otherRatesAreResampledTo16kHz(rate: Int) throws {
+        let tone = Spectrum.tone(frequency: 1_000, amplitude: 0.5, sampleRate: rate, seconds: 1)
+        var bytes = Data(capacity: tone.count * 2)
+        for x in tone { withUnsafeBytes(of: Int16((x * 32_767).rounded()).littleEndian) { bytes.append(contentsOf: $0) } }
+        let (config, directory) = try Self.filePCM(bytes)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var configuration = CaptureConfiguration(device: "fixture")
+        configuration.configurationFile = config
+        configuration.sampleRate = rate
+        configuration.ringSeconds = 10
+        let (samples, session) = try Self.capture(configuration, frames: tone.count)
+        #expect(session.negotiated.sampleRate == rate)
+        #expect(abs(samples.count - 16_000) <= 2)
+        let spectrum = Spectrum.relativeDecibels(samples.dropFirst(1_000).map { Double($0) / 32_768 }, n: 8_192)
+        #expect(abs(Spectrum.peakFrequency(spectrum, sampleRate: 16_000) - 1_000) < 4)
+    }
+
+    @Test func nullPCMOpensAndDeliversSilence() throws {
+        let (samples, session) = try Self.capture(CaptureConfiguration(device: "null"), frames: 1_600)
+        #expect(session.negotiated.device == "null")
+        #expect(samples.count == 1_600)
+        #expect(samples.allSatisfy { $0 == 0 })
+    }
+
+    @Test(arguments: ["earshot_no_such_pcm", "hw:9,0", "plughw:7,3"])
+    func missingDeviceNamesItselfAndListsWhatExists(device: String) {
+        do {
+            _ = try PCMCapture(CaptureConfiguration(device: device))
+            Issue.record("opening \(device) should fail")
+        } catch {
+            #expect(error.code == .deviceNotFound)
+            #expect(error.message.contains("\"\(device)\""))
+            #expect(error.message.contains("null"), "the message lists the capture devices that exist")
+        }
+    }
+
+    @Test func busyAndPermissionCodesMapToTheirErrors() {
+        #expect(ALSA.error(-EBUSY, function: "snd_pcm_open", device: "hw:0,0").code == .deviceBusy)
+        #expect(ALSA.error(-EACCES, function: "snd_pcm_open", device: "hw:0,0").code == .devicePermissionDenied)
+        #expect(ALSA.error(-EIO, function: "snd_pcm_readi", device: "hw:0,0").code == .deviceFailed)
+        #expect(ALSA.error(-EBUSY, function: "snd_pcm_open", device: "hw:0,0").message.contains("busy"))
+    }
+
+    @Test func overrunsAndSuspendsAreRecoveredAndCounted() throws {
+        let expected = try Fixtures.int16Samples(rawFile: Self.speech)
+        let (config, directory) = try Self.filePCM(try Data(contentsOf: URL(fileURLWithPath: Self.speech)))
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var configuration = CaptureConfiguration(device: "fixture")
+        configuration.configurationFile = config
+        configuration.ringSeconds = 10
+        let session = try CaptureSession(configuration)
+        // The real PCM then goes through snd_pcm_recover (prepare / resume) for each injected code.
+        session.injectReadErrors([-EPIPE, -ESTRPIPE, -EPIPE, -EINTR])
+        session.start(frameLimit: UInt64(expected.count))
+        var samples: [Int16] = []
+        var buffer = [Int16](repeating: 0, count: 2_048)
+        while let got = try buffer.withUnsafeMutableBufferPointer({ try session.ring.read(into: $0, timeout: 5) }) {
+            samples += buffer[0..<got]
+        }
+        let stats = session.statistics
+        #expect(stats.deviceOverruns == 2)
+        #expect(stats.deviceSuspends == 1)
+        #expect(firstDifference(samples, expected) == nil, "recovery loses nothing that the device had not yet delivered")
+    }
+
+    @Test func aSlowConsumerLosesOldestSamplesAndTheLossIsCounted() throws {
+        let expected = try Fixtures.int16Samples(rawFile: Self.speech)
+        let (config, directory) = try Self.filePCM(try Data(contentsOf: URL(fileURLWithPath: Self.speech)))
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var configuration = CaptureConfiguration(device: "fixture")
+        configuration.configurationFile = config
+        configuration.ringSeconds = 0.1   // 1600 samples; the fixture is ~44 000
+        let session = try CaptureSession(configuration)
+        session.start(frameLimit: UInt64(expected.count))
+        session.waitUntilFinished()      // the consumer reads nothing until capture ends
+        var samples: [Int16] = []
+        var buffer = [Int16](repeating: 0, count: 2_048)
+        while let got = try buffer.withUnsafeMutableBufferPointer({ try session.ring.read(into: $0, timeout: 5) }) {
+            samples += buffer[0..<got]
+        }
+        let stats = session.statistics
+        #expect(samples.count == session.ring.capacity)
+        #expect(stats.ringOverrunSamples == UInt64(expected.count - samples.count))
+        #expect(firstDifference(Array(expected.suffix(samples.count)), samples) == nil, "the freshest audio survives")
+    }
+
+    @Test(arguments: [
+        (9, 16_000, "channels"), (1, 4_000, "rate"), (1, 96_000, "rate"),
+    ])
+    func outOfRangeSettingsAreRejectedBeforeOpening(channels: Int, rate: Int, word: String) {
+        var configuration = CaptureConfiguration(device: "null")
+        configuration.channels = channels
+        configuration.sampleRate = rate
+        #expect(throws: AudioError.self) { try configuration.validate() }
+        do { try configuration.validate() } catch { #expect(error.code == .invalidArgument && error.message.lowercased().contains(word)) }
+    }
+
+    @Test func channelPickBeyondTheStreamIsRejected() {
+        var configuration = CaptureConfiguration(device: "null")
+        configuration.channels = 2
+        configuration.channelSelection = .channel(2)
+        #expect(throws: AudioError.self) { try configuration.validate() }
+    }
+
+    @Test func stopEndsAnUnboundedCapture() throws {
+        let session = try CaptureSession(CaptureConfiguration(device: "null"))
+        session.start()
+        var buffer = [Int16](repeating: 0, count: 512)
+        _ = try buffer.withUnsafeMutableBufferPointer { try session.ring.read(into: $0, timeout: 5) }
+        session.stop()
+        while try buffer.withUnsafeMutableBufferPointer({ try session.ring.read(into: $0, timeout: 5) }) != nil {}
+        #expect(session.statistics.framesCaptured > 0)
+    }
+
+    @Test func devicesListIncludesNullAndUserDefinedPCMs() throws {
+        let (config, directory) = try Self.filePCM(Data([0, 0]), name: "earshot_listed")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let (pcms, _) = CaptureDevices.list(configurationFile: config)
+        #expect(pcms.contains { $0.name == "null" && $0.capture == true })
+        #expect(pcms.contains { $0.name == "default" && $0.isDefault })
+        #expect(pcms.contains { $0.name == "earshot_listed" && $0.source == config })
+    }
+}
+
+@Suite("Capture with a blocking ring")
+struct BlockingCaptureTests {
+    @Test func aSlowConsumerLosesNothingWhenCaptureWaits() throws {
+        let expected = try Fixtures.int16Samples(rawFile: CaptureTests.speech)
+        let (config, directory) = try CaptureTests.filePCM(try Data(contentsOf: URL(fileURLWithPath: CaptureTests.speech)))
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var configuration = CaptureConfiguration(device: "fixture")
+        configuration.configurationFile = config
+        configuration.ringSeconds = 0.1
+        configuration.overflowPolicy = .block
+        let session = try CaptureSession(configuration)
+        session.start(frameLimit: UInt64(expected.count))
+        var samples: [Int16] = []
+        var buffer = [Int16](repeating: 0, count: 97)
+        while let got = try buffer.withUnsafeMutableBufferPointer({ try session.ring.read(into: $0, timeout: 5) }) {
+            samples += buffer[0..<got]
+            if samples.count % 7 == 0 { usleep(50) }
+        }
+        #expect(session.statistics.ringOverrunSamples == 0)
+        #expect(firstDifference(samples, expected) == nil)
+    }
+}
