@@ -58,39 +58,28 @@ public final class Resampler {
         Int((Double(count) * ratio).rounded(.up)) + 64
     }
 
-    /// Converts `input` and appends the produced samples to `output`. Set `endOfInput` on the last call to flush the filter tail.
-    public func process(_ input: UnsafeBufferPointer<Float>, endOfInput: Bool = false, appendingTo output: inout [Float]) throws(AudioError) {
-        guard let state else { output.append(contentsOf: input); return }
-        var consumed = 0
-        var rounds = 0
-        repeat {
-            let capacity = maximumOutputCount(forInput: input.count - consumed) + 256
-            let start = output.count
-            output.append(contentsOf: repeatElement(0, count: capacity))
-            var produced = 0
-            var used = 0
-            let status: Int32 = output.withUnsafeMutableBufferPointer { out in
-                var data = SRC_DATA()
-                data.data_in = input.baseAddress.map { UnsafePointer($0 + consumed) }
-                data.input_frames = input.count - consumed
-                data.data_out = out.baseAddress! + start
-                data.output_frames = capacity
-                data.src_ratio = ratio
-                data.end_of_input = endOfInput ? 1 : 0
-                let result = src_process(state, &data)
-                produced = data.output_frames_gen
-                used = data.input_frames_used
-                return result
-            }
-            output.removeLast(capacity - produced)
-            guard status == 0 else {
-                throw AudioError(.resamplerFailed, "Resampling \(inputRate) Hz → \(outputRate) Hz failed.", cause: String(cString: src_strerror(status)))
-            }
-            consumed += used
-            rounds += 1
-            // Flushing may take several rounds; stop once nothing more comes out.
-            if consumed >= input.count && (!endOfInput || produced == 0) { break }
-        } while rounds < 10_000
+    /// Converts as much of `input` as fits into `output`. Set `endOfInput` on the last call to flush the filter tail.
+    /// The corresponding C function is `src_process`. Allocates nothing.
+    /// - Returns: input samples consumed and output samples produced; call again with the rest until both reach zero.
+    public func process(_ input: UnsafeBufferPointer<Float>, endOfInput: Bool,
+                        into output: UnsafeMutableBufferPointer<Float>) throws(AudioError) -> (consumed: Int, produced: Int) {
+        guard let state else {
+            let n = min(input.count, output.count)
+            if n > 0 { output.baseAddress!.update(from: input.baseAddress!, count: n) }
+            return (n, n)
+        }
+        var data = SRC_DATA()
+        data.data_in = input.baseAddress.map { UnsafePointer($0) }
+        data.input_frames = input.count
+        data.data_out = output.baseAddress
+        data.output_frames = output.count
+        data.src_ratio = ratio
+        data.end_of_input = endOfInput ? 1 : 0
+        let status = src_process(state, &data)
+        guard status == 0 else {
+            throw AudioError(.resamplerFailed, "Resampling \(inputRate) Hz → \(outputRate) Hz failed.", cause: String(cString: src_strerror(status)))
+        }
+        return (data.input_frames_used, data.output_frames_gen)
     }
 
     /// Forgets all history, as if newly created (after a capture gap).

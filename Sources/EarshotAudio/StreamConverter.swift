@@ -10,8 +10,8 @@ public final class StreamConverter {
     public let channels: Int
     public let selection: ChannelSelection
     private let resampler: Resampler
-    private var mono: [Float] = []
-    private var resampled: [Float] = []
+    private var mono = [Float](repeating: 0, count: 4_096)
+    private var resampled = [Float](repeating: 0, count: 4_096)
 
     /// Creates a converter for `channels` interleaved channels at `inputRate` Hz.
     public init(inputRate: Int, channels: Int, selection: ChannelSelection = .downmix,
@@ -27,15 +27,26 @@ public final class StreamConverter {
     }
 
     /// Converts `frames` interleaved frames and appends 16 kHz mono samples to `output`.
+    /// Allocation-free once its scratch buffers have grown to the largest chunk seen (and `output` has capacity).
     public func convert(_ interleaved: UnsafePointer<Float>, frames: Int, endOfInput: Bool = false, appendingTo output: inout [Int16]) throws(AudioError) {
         if mono.count < frames { mono = [Float](repeating: 0, count: frames) }
-        mono.withUnsafeMutableBufferPointer { selection.mix(interleaved, frames: frames, channels: channels, into: $0.baseAddress!) }
-        resampled.removeAll(keepingCapacity: true)
-        try mono.withUnsafeBufferPointer { (buffer) throws(AudioError) in
-            try resampler.process(UnsafeBufferPointer(rebasing: buffer[0..<frames]), endOfInput: endOfInput, appendingTo: &resampled)
+        let needed = resampler.maximumOutputCount(forInput: frames)
+        if resampled.count < needed { resampled = [Float](repeating: 0, count: needed) }
+        try mono.withUnsafeMutableBufferPointer { (monoBuffer) throws(AudioError) in
+            selection.mix(interleaved, frames: frames, channels: channels, into: monoBuffer.baseAddress!)
+            try resampled.withUnsafeMutableBufferPointer { (outBuffer) throws(AudioError) in
+                var consumed = 0
+                while true {
+                    let input = UnsafeBufferPointer(rebasing: monoBuffer[consumed..<frames])
+                    let (used, produced) = try resampler.process(input, endOfInput: endOfInput, into: outBuffer)
+                    for i in 0..<produced { output.append(Self.quantize(outBuffer[i])) }
+                    consumed += used
+                    // Done when all input is in and, at the end of a stream, the filter tail has drained.
+                    if consumed >= frames && (!endOfInput || produced == 0) { break }
+                    if used == 0 && produced == 0 { break }
+                }
+            }
         }
-        output.reserveCapacity(output.count + resampled.count)
-        for sample in resampled { output.append(Self.quantize(sample)) }
     }
 
     /// Flushes the resampler's tail at the end of a stream.
