@@ -16,6 +16,7 @@ let package = Package(
         .executable(name: "earshot", targets: ["earshot"]),
         .library(name: "EarshotAudio", targets: ["EarshotAudio"]),
         .library(name: "EarshotMonitoring", targets: ["EarshotMonitoring"]),
+        .library(name: "EarshotDSP", targets: ["EarshotDSP"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -28,13 +29,14 @@ let package = Package(
 
         // Libraries.
         .target(name: "EarshotMonitoring", swiftSettings: swiftSettings),
+        .target(name: "EarshotDSP", swiftSettings: swiftSettings),
         .target(name: "EarshotAudio", dependencies: ["CALSA", "CSndFile", "CSampleRate"], swiftSettings: swiftSettings),
 
         // Command-line entry point: wiring and presentation only.
         .executableTarget(
             name: "earshot",
             dependencies: [
-                "EarshotAudio", "EarshotMonitoring",
+                "EarshotAudio", "EarshotMonitoring", "EarshotDSP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -43,6 +45,8 @@ let package = Package(
         // Tests.
         .target(name: "EarshotTestSupport", dependencies: ["EarshotAudio"], path: "Tests/EarshotTestSupport",
                 swiftSettings: swiftSettings),
+        .testTarget(name: "EarshotDSPTests", dependencies: ["EarshotDSP", "EarshotAudio", "EarshotTestSupport"],
+                    resources: [.copy("Vectors")], swiftSettings: swiftSettings),
         .testTarget(name: "EarshotMonitoringTests", dependencies: ["EarshotMonitoring"], swiftSettings: swiftSettings),
         .testTarget(name: "EarshotAudioTests", dependencies: ["EarshotAudio", "EarshotMonitoring", "EarshotTestSupport"],
                     swiftSettings: swiftSettings),
