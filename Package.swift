@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "EarshotAudio", targets: ["EarshotAudio"]),
         .library(name: "EarshotMonitoring", targets: ["EarshotMonitoring"]),
         .library(name: "EarshotDSP", targets: ["EarshotDSP"]),
+        .library(name: "EarshotInference", targets: ["EarshotInference"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -30,13 +31,14 @@ let package = Package(
         // Libraries.
         .target(name: "EarshotMonitoring", swiftSettings: swiftSettings),
         .target(name: "EarshotDSP", swiftSettings: swiftSettings),
+        .target(name: "EarshotInference", swiftSettings: swiftSettings),
         .target(name: "EarshotAudio", dependencies: ["CALSA", "CSndFile", "CSampleRate"], swiftSettings: swiftSettings),
 
         // Command-line entry point: wiring and presentation only.
         .executableTarget(
             name: "earshot",
             dependencies: [
-                "EarshotAudio", "EarshotMonitoring", "EarshotDSP",
+                "EarshotAudio", "EarshotMonitoring", "EarshotDSP", "EarshotInference",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -46,6 +48,8 @@ let package = Package(
         .target(name: "EarshotTestSupport", dependencies: ["EarshotAudio"], path: "Tests/EarshotTestSupport",
                 swiftSettings: swiftSettings),
         .testTarget(name: "EarshotDSPTests", dependencies: ["EarshotDSP", "EarshotAudio", "EarshotTestSupport"],
+                    resources: [.copy("Vectors")], swiftSettings: swiftSettings),
+        .testTarget(name: "EarshotInferenceTests", dependencies: ["EarshotInference", "EarshotDSP", "EarshotTestSupport"],
                     resources: [.copy("Vectors")], swiftSettings: swiftSettings),
         .testTarget(name: "EarshotMonitoringTests", dependencies: ["EarshotMonitoring"], swiftSettings: swiftSettings),
         .testTarget(name: "EarshotAudioTests", dependencies: ["EarshotAudio", "EarshotMonitoring", "EarshotTestSupport"],
