@@ -29,6 +29,7 @@ demo: release
 	@scripts/demo.sh $(RELEASE_BIN)
 
 test: deps-test
+	@scripts/oracles/install-venv.sh
 	@echo "test: swift build --build-tests, then swift test"
 	swift build --build-tests $(SWIFT_FLAGS)
 	swift test --skip-build $(SWIFT_FLAGS)
