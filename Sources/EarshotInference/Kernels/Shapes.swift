@@ -118,7 +118,8 @@ final class StridedSliceKernel: Kernel {
                 if stop < 0 { stop += size }
                 stop = stride > 0 ? min(max(stop, 0), size) : min(max(stop, -1), size - 1)
             }
-            ranges.append(Array(Swift.stride(from: start, to: stop, by: fullStrides[d])))
+            // A shrunk axis keeps exactly the element at `start`, whatever the stride's sign.
+            ranges.append(shrinkMask & (1 << d) != 0 ? [start] : Array(Swift.stride(from: start, to: stop, by: fullStrides[d])))
         }
         let total = ranges.reduce(1) { $0 * $1.count }
         guard total == output.count else { throw c.error("slice has \(total) elements, output \(output.shape) has \(output.count)") }
