@@ -18,9 +18,11 @@ let package = Package(
         .library(name: "EarshotMonitoring", targets: ["EarshotMonitoring"]),
         .library(name: "EarshotDSP", targets: ["EarshotDSP"]),
         .library(name: "EarshotInference", targets: ["EarshotInference"]),
+        .library(name: "EarshotRecognizer", targets: ["EarshotRecognizer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // C system libraries (Debian -dev packages, found through pkg-config).
@@ -32,13 +34,15 @@ let package = Package(
         .target(name: "EarshotMonitoring", swiftSettings: swiftSettings),
         .target(name: "EarshotDSP", swiftSettings: swiftSettings),
         .target(name: "EarshotInference", swiftSettings: swiftSettings),
+        .target(name: "EarshotRecognizer", dependencies: ["EarshotDSP", "EarshotInference", .product(name: "Crypto", package: "swift-crypto")],
+                swiftSettings: swiftSettings),
         .target(name: "EarshotAudio", dependencies: ["CALSA", "CSndFile", "CSampleRate"], swiftSettings: swiftSettings),
 
         // Command-line entry point: wiring and presentation only.
         .executableTarget(
             name: "earshot",
             dependencies: [
-                "EarshotAudio", "EarshotMonitoring", "EarshotDSP", "EarshotInference",
+                "EarshotAudio", "EarshotMonitoring", "EarshotDSP", "EarshotInference", "EarshotRecognizer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

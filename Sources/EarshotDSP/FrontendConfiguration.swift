@@ -13,7 +13,7 @@ public enum FrontendTableConvention: String, Sendable, Hashable, Codable, CaseIt
 /// The stages and their defaults mirror the TFLM micro frontend (`frontend_util.c`), so models trained on its
 /// features run unchanged: 30 ms Hann window, 20 ms stride, 40 mel channels from 125 to 7500 Hz, noise reduction,
 /// PCAN gain control and log scaling.
-public struct FrontendConfiguration: Sendable, Hashable, Codable {
+public struct FrontendConfiguration: Sendable, Hashable, Codable {  // Codable in FrontendConfiguration+Codable.swift
     /// Input rate in Hz.
     public var sampleRate = 16_000
     /// Window length in milliseconds.

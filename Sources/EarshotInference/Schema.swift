@@ -16,7 +16,29 @@ public enum TensorType: Int8, Sendable, CaseIterable, CustomStringConvertible {
         }
     }
 
-    public var description: String { String(describing: self).uppercased() }
+    /// The schema's name for the type ("INT8", "FLOAT32", …).
+    public var description: String {
+        switch self {
+        case .float32: "FLOAT32"
+        case .float16: "FLOAT16"
+        case .int32: "INT32"
+        case .uint8: "UINT8"
+        case .int64: "INT64"
+        case .string: "STRING"
+        case .bool: "BOOL"
+        case .int16: "INT16"
+        case .complex64: "COMPLEX64"
+        case .int8: "INT8"
+        case .float64: "FLOAT64"
+        case .complex128: "COMPLEX128"
+        case .uint64: "UINT64"
+        case .resource: "RESOURCE"
+        case .variant: "VARIANT"
+        case .uint32: "UINT32"
+        case .uint16: "UINT16"
+        case .int4: "INT4"
+        }
+    }
 }
 
 /// TFLite builtin operator codes (schema.fbs `BuiltinOperator`) that Earshot knows by name.

@@ -1,5 +1,8 @@
 import ArgumentParser
 import EarshotAudio
+import EarshotDSP
+import EarshotInference
+import EarshotRecognizer
 import Foundation
 
 /// Process exit codes (sysexits.h where one fits). Scripts rely on these numbers: never renumber them.
@@ -14,6 +17,27 @@ enum ExitStatus: Int32, CaseIterable {
     case deviceBusy = 75       // EX_TEMPFAIL: try again when the other program lets go
     case permission = 77       // EX_NOPERM
     case unsupportedFormat = 79
+    case integrityFailure = 80 // a bundle's model does not match its manifest's hash
+
+    /// The exit status for a model error.
+    init(_ error: ModelError) {
+        switch error.code {
+        case .io: self = .inputMissing
+        case .malformed, .invalidModel: self = .corruptInput
+        case .unsupportedOperator, .unsupportedType: self = .unsupportedFormat
+        case .invalidInput: self = .usage
+        default: self = .software
+        }
+    }
+
+    /// The exit status for a recogniser error.
+    init(_ error: RecognizerError) {
+        switch error.code {
+        case .integrity: self = .integrityFailure
+        case .bundle, .model: self = .corruptInput
+        case .input: self = .usage
+        }
+    }
 
     /// The exit status for an audio error.
     init(_ error: AudioError) {
@@ -32,17 +56,23 @@ enum ExitStatus: Int32, CaseIterable {
     }
 }
 
-/// Prints `earshot: error: …` on stderr and exits with the error's status. The one place errors meet the user.
-func fail(_ error: AudioError) -> ExitCode {
-    FileHandle.standardError.write(Data("earshot: error: \(error)\n".utf8))
-    return ExitCode(ExitStatus(error).rawValue)
+/// Prints `earshot: error: …` on stderr and returns the exit code to throw. The one place errors meet the user.
+func fail(_ message: String, _ status: ExitStatus) -> ExitCode {
+    FileHandle.standardError.write(Data("earshot: error: \(message)\n".utf8))
+    return ExitCode(status.rawValue)
 }
 
-/// Runs `body`, turning an `AudioError` into its message and exit status.
+/// Runs `body`, turning Earshot's typed errors into one line on stderr and their exit status.
 func reportingErrors<T>(_ body: () throws -> T) throws -> T {
     do {
         return try body()
     } catch let error as AudioError {
-        throw fail(error)
+        throw fail(error.description, ExitStatus(error))
+    } catch let error as ModelError {
+        throw fail(error.description, ExitStatus(error))
+    } catch let error as RecognizerError {
+        throw fail(error.description, ExitStatus(error))
+    } catch let error as FrontendError {
+        throw fail(error.description, .usage)
     }
 }
