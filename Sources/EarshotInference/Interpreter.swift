@@ -34,7 +34,6 @@ public final class Interpreter {
             })
         }
         constantSize = constantBytes
-        constants = .allocate(byteCount: max(16, constantBytes), alignment: 16)
 
         // Activations: lifetimes per subgraph, planned into one arena (subgraph regions side by side, since
         // CALL_ONCE runs one subgraph in the middle of another).
@@ -65,7 +64,9 @@ public final class Interpreter {
             regions.append((byTensor, total))
             total += (size + 15) / 16 * 16
         }
+        // Allocate only once nothing above can throw: a failing initialiser never runs `deinit`.
         arenaSize = total
+        constants = .allocate(byteCount: max(16, constantBytes), alignment: 16)
         arena = .allocate(byteCount: max(16, total), alignment: 16)
         arena.initializeMemory(as: UInt8.self, repeating: 0, count: max(16, total))
 

@@ -108,3 +108,25 @@ struct SplitMix: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 }
+
+/// Inputs the fuzzer once crashed on (Fuzz/run.sh); each must now load or fail with a typed error.
+@Suite("Fuzzer regressions")
+struct FuzzRegressionTests {
+    static let files: [String] = {
+        guard let url = Bundle.module.url(forResource: "Vectors/fuzz-regressions", withExtension: nil),
+              let names = try? FileManager.default.contentsOfDirectory(atPath: url.path) else { return [] }
+        return names.sorted()
+    }()
+
+    @Test(arguments: files)
+    func loadsOrFailsCleanly(name: String) throws {
+        let url = try #require(Bundle.module.url(forResource: "Vectors/fuzz-regressions/\(name)", withExtension: nil))
+        let bytes = [UInt8](try Data(contentsOf: url))
+        do {
+            let interpreter = try Interpreter(model: try Model(bytes: bytes, label: name))
+            try interpreter.invoke()
+        } catch {
+            #expect(!error.message.isEmpty)
+        }
+    }
+}

@@ -18,7 +18,8 @@ final class Conv2DKernel: Kernel {
         guard filter.info.quantization.zeroPoints.allSatisfy({ $0 == 0 }) else { throw c.unsupported("a non-zero filter zero point") }
         (batches, inputHeight, inputWidth, inputDepth) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
         (outputDepth, filterHeight, filterWidth, filterInputDepth) = (filter.shape[0], filter.shape[1], filter.shape[2], filter.shape[3])
-        guard filterInputDepth > 0, inputDepth % filterInputDepth == 0, outputDepth % (inputDepth / filterInputDepth) == 0 else {
+        guard filterInputDepth > 0, inputDepth >= filterInputDepth, inputDepth % filterInputDepth == 0,
+              outputDepth % (inputDepth / filterInputDepth) == 0 else {
             throw c.error("filter depth \(filterInputDepth) does not divide input depth \(inputDepth) into groups")
         }
         let padding = try c.padding(0)

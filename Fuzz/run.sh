@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Builds the model-reader fuzzer (libFuzzer + AddressSanitizer) and runs it.
+# The interpreter's sources and the fuzz entry point are compiled as one module, so no package manifest is needed.
+# Usage: Fuzz/run.sh [libFuzzer flags]   e.g. Fuzz/run.sh -max_total_time=600   (default: -runs=20000)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH=/opt/swift/usr/bin:$PATH
+out=.build-fuzz
+mkdir -p "$out" "$out/corpus"
+binary="$out/model-reader-fuzzer"
+sources=(Sources/EarshotInference/*.swift Sources/EarshotInference/Kernels/*.swift Fuzz/ModelReaderFuzzer/*.swift)
+if [ ! -x "$binary" ] || [ -n "$(find "${sources[@]}" -newer "$binary" 2>/dev/null | head -1)" ]; then
+  echo "fuzz: building $binary (swiftc -sanitize=fuzzer,address)"
+  swiftc -O -g -parse-as-library -sanitize=fuzzer,address -module-name EarshotFuzz "${sources[@]}" -o "$binary"
+fi
+args=("$@")
+[ ${#args[@]} -eq 0 ] && args=(-runs=20000)
+echo "fuzz: $binary ${args[*]} (seed corpus Fuzz/corpus, new inputs in $out/corpus)"
+# Swift's own crash reporter would trip AddressSanitizer; let libFuzzer report traps instead.
+SWIFT_BACKTRACE=enable=no "$binary" -max_len=131072 -artifact_prefix="$out/" "${args[@]}" "$out/corpus" Fuzz/corpus
