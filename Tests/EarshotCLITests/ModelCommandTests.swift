@@ -1,0 +1,94 @@
+import EarshotTestSupport
+import Foundation
+import Testing
+
+/// `earshot model inspect` and `earshot classify`, run as a user would.
+@Suite("earshot model and classify")
+struct ModelCommandTests {
+    static let model = Fixtures.path("tflm-micro-speech/micro_speech_quantized.tflite")
+
+    static func json(_ result: ProcessResult) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: result.stdoutData) as? [String: Any])
+    }
+
+    @Test func inspectReportsOperatorsArenaAndMACs() throws {
+        let result = try Programs.earshot(["model", "inspect", Self.model, "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let object = try Self.json(result)
+        let ops = (object["operators"] as? [[String: Any]] ?? []).compactMap { $0["op"] as? String }
+        #expect(ops == ["RESHAPE", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "SOFTMAX"])
+        #expect((object["macs"] as? Int ?? 0) == 25 * 20 * 8 * 10 * 8 + 4 * 4000)
+        #expect((object["arena_bytes"] as? Int ?? 0) > 0)
+        let input = try #require((object["inputs"] as? [[String: Any]])?.first)
+        #expect(input["type"] as? String == "INT8" && input["shape"] as? [Int] == [1, 1960])
+        let text = try Programs.earshot(["model", "inspect", Self.model])
+        #expect(text.stdout.contains("DEPTHWISE_CONV_2D") && text.stdout.contains("multiply-accumulates"))
+    }
+
+    @Test(arguments: [("yes", "yes"), ("no", "no"), ("silence", "silence")])
+    func classifyAOneSecondClipGivesExactlyOneWindow(word: String, top: String) throws {
+        let result = try Programs.earshot(["classify", "--model", Self.model, "--audio", Fixtures.path("tflm-micro-speech/\(word)_1000ms.wav"),
+                                           "--labels", "silence,unknown,yes,no", "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let object = try Self.json(result)
+        #expect(object["labels"] as? [String] == ["silence", "unknown", "yes", "no"])
+        let windows = try #require(object["windows"] as? [[String: Any]])
+        #expect(windows.count == 1)
+        #expect(windows[0]["top"] as? String == top)
+        #expect((windows[0]["raw"] as? [Int])?.count == 4)
+        #expect((windows[0]["scores"] as? [Double])?.count == 4)
+        #expect(windows[0]["start"] as? Double == 0)
+    }
+
+    @Test func aLongerClipGivesOverlappingWindows() throws {
+        let result = try Programs.earshot(["classify", "--model", Self.model, "--audio",
+                                           Fixtures.path("pocketsphinx/sense_and_sensibility_01_austen_64kb-0930.wav"), "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let windows = try #require(try Self.json(result)["windows"] as? [[String: Any]])
+        #expect(windows.count > 3)
+        #expect((windows[1]["start"] as? Double ?? 0) == 0.5)
+    }
+
+    /// Builds a bundle directory around the micro_speech model with the given manifest hash.
+    static func bundle(hash: String?) throws -> String {
+        let directory = Fixtures.temporaryDirectory("bundle")
+        let data = try Data(contentsOf: URL(fileURLWithPath: model))
+        try data.write(to: URL(fileURLWithPath: directory + "/model.tflite"))
+        let sha = try Programs.run("/usr/bin/sha256sum", [directory + "/model.tflite"]).stdout.split(separator: " ")[0]
+        let manifest: [String: Any] = ["name": "micro_speech", "version": "tflm-90b983c", "labels": ["silence", "unknown", "yes", "no"],
+                                       "model_sha256": hash ?? String(sha), "frontend": ["stride_ms": 20, "tables": "signalLibrary"],
+                                       "window_frames": 49, "hop_frames": 25]
+        try JSONSerialization.data(withJSONObject: manifest).write(to: URL(fileURLWithPath: directory + "/manifest.json"))
+        return directory
+    }
+
+    @Test func aVerifiedBundleSuppliesLabelsAndFrontend() throws {
+        let directory = try Self.bundle(hash: nil)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let result = try Programs.earshot(["classify", "--model", directory, "--audio", Fixtures.path("tflm-micro-speech/yes_1000ms.wav"), "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let windows = try #require(try Self.json(result)["windows"] as? [[String: Any]])
+        #expect(windows.first?["top"] as? String == "yes")
+    }
+
+    @Test func aBundleWhoseModelDoesNotMatchItsHashIsRefused() throws {
+        let directory = try Self.bundle(hash: String(repeating: "0", count: 64))
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let result = try Programs.earshot(["classify", "--model", directory, "--audio", Fixtures.path("tflm-micro-speech/yes_1000ms.wav")])
+        #expect(result.status == 80)
+        #expect(result.stderr.contains("SHA-256") && result.stdout.isEmpty)
+    }
+
+    @Test func brokenAndUnsupportedModelsFailWithTheirExitCodes() throws {
+        let directory = Fixtures.temporaryDirectory("badmodel")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let truncated = directory + "/cut.tflite"
+        try Data(try Data(contentsOf: URL(fileURLWithPath: Self.model)).prefix(4_000)).write(to: URL(fileURLWithPath: truncated))
+        let cut = try Programs.earshot(["model", "inspect", truncated])
+        #expect(cut.status == 65 && cut.stderr.hasPrefix("earshot: error: "))
+        let custom = try Programs.earshot(["model", "inspect", Fixtures.path("tflm-micro-speech/audio_preprocessor_int8.tflite")])
+        #expect(custom.status == 79 && custom.stderr.contains("SignalWindow"))
+        let missing = try Programs.earshot(["model", "inspect", directory + "/none.tflite"])
+        #expect(missing.status == 66)
+    }
+}
