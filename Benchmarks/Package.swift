@@ -23,5 +23,17 @@ let package = Package(
             path: "AudioBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        .executableTarget(
+            name: "DSPBenchmarks",
+            dependencies: [.product(name: "EarshotDSP", package: earshot), .product(name: "Benchmark", package: "benchmark")],
+            path: "DSPBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        .executableTarget(
+            name: "InferenceBenchmarks",
+            dependencies: [.product(name: "EarshotInference", package: earshot), .product(name: "Benchmark", package: "benchmark")],
+            path: "InferenceBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ]
 )

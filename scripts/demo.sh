@@ -48,4 +48,17 @@ step "earshot record --device demo_mic_48k --format S32_LE --rate 48000 --channe
 step "earshot info $work/goforward-from-48k.flac --json"
 "$earshot" info "$work/goforward-from-48k.flac" --json
 
+step "earshot model inspect Demo/models/micro_speech_quantized.tflite (TFLM's int8 keyword model)"
+"$earshot" model inspect Demo/models/micro_speech_quantized.tflite
+
+for word in yes no; do
+  step "earshot classify --audio Demo/audio/${word}_1000ms.wav (fixed-point frontend + int8 interpreter)"
+  "$earshot" classify --model Demo/models/micro_speech_quantized.tflite --labels silence,unknown,yes,no \
+      --audio "Demo/audio/${word}_1000ms.wav"
+done
+
+step "earshot classify over the recorded 48 kHz capture, half-second hops"
+"$earshot" classify --model Demo/models/micro_speech_quantized.tflite --labels silence,unknown,yes,no \
+    --audio "$work/goforward-from-48k.flac"
+
 step "Done. Files are in $work/"

@@ -5,7 +5,7 @@ import Foundation
 /// Tables follow TFLM's `FilterbankPopulateState` in single precision: overlapping triangles on the mel scale
 /// (mel = 1127·ln(1 + f/700)), Q12 weights and "unweights" (1 − weight), channel starts aligned to 2 bins and
 /// widths padded to blocks of 4 with zero weights.
-public struct Filterbank: ~Copyable {
+public final class Filterbank {
     /// Fractional bits of the weights (`kFilterbankBits`).
     public static let weightBits = 12
     public let channelCount: Int

@@ -5,7 +5,7 @@ import Foundation
 ///
 /// Mixed radix (4, 2, 3, 5, then generic), decimation in time, each butterfly stage scaled by 1/radix, so the
 /// output is the DFT divided by the size. Tables are built once in `init`; `transform` allocates nothing.
-/// The type owns raw scratch memory and is not `Sendable`: one owner, one thread.
+/// It owns raw scratch memory and is not `Sendable`: one owner, one thread.
 public final class FixedPointFFT {
     /// Real input length (even).
     public let size: Int

@@ -5,13 +5,13 @@
 /// `process` allocates nothing. One owner, one thread.
 public final class Frontend {
     public let configuration: FrontendConfiguration
-    private var window: Window
+    private let window: Window
     private let fft: FixedPointFFT
     private let spectrum: UnsafeMutablePointer<ComplexInt16>
     private let fftInput: UnsafeMutablePointer<Int16>
-    private var filterbank: Filterbank
-    private var noiseReduction: NoiseReduction
-    private var pcan: PCANGainControl?
+    private let filterbank: Filterbank
+    private let noiseReduction: NoiseReduction
+    private let pcan: PCANGainControl?
     private let correctionBits: Int
     /// The last frame's features, `channelCount` values; valid until the next frame is produced.
     public let features: UnsafeMutablePointer<UInt16>

@@ -2,7 +2,7 @@
 ///
 /// Matches TFLM's `NoiseReductionApply` (and the signal library's spectral subtraction without clamping):
 /// even and odd channels smooth at different rates; the estimate keeps `smoothingBits` extra fraction bits.
-public struct NoiseReduction: ~Copyable {
+public final class NoiseReduction {
     /// Fractional bits of the smoothing coefficients (`kNoiseReductionBits`).
     public static let coefficientBits = 14
     public let channelCount: Int

@@ -2,7 +2,7 @@ import Foundation
 
 /// Per-channel automatic gain control (PCAN): divides each channel by a power of its noise estimate, then
 /// compresses with a "shrink" curve. Matches TFLM's `PcanGainControlApply` and its lookup-table construction.
-public struct PCANGainControl: ~Copyable {
+public final class PCANGainControl {
     /// Fractional bits of the SNR (`kPcanSnrBits`).
     public static let snrBits = 12
     /// Fractional bits of the output (`kPcanOutputBits`).

@@ -4,7 +4,7 @@ import Foundation
 ///
 /// Matches TFLM's `WindowPopulateState`/`WindowProcessSamples`: coefficients are ⌊0.5 + 4096·(½ − ½·cos(2π(i+½)/N))⌋
 /// computed in `Float`, and each output is `(sample × coefficient) >> 12`.
-public struct Window: ~Copyable {
+public final class Window {
     /// Fractional bits of the coefficients (`kFrontendWindowBits`).
     public static let coefficientBits = 12
     /// Samples per window.
@@ -56,7 +56,7 @@ public struct Window: ~Copyable {
 
     /// Takes samples until a window is full. Returns true when `output` holds a new frame.
     /// - Parameter consumed: set to how many of `samples` were taken (the rest belong to later frames).
-    public mutating func process(_ samples: UnsafeBufferPointer<Int16>, consumed: inout Int) -> Bool {
+    public func process(_ samples: UnsafeBufferPointer<Int16>, consumed: inout Int) -> Bool {
         let take = min(size - inputUsed, samples.count)
         if take > 0 { (input + inputUsed).update(from: samples.baseAddress!, count: take) }
         consumed = take
@@ -79,7 +79,7 @@ public struct Window: ~Copyable {
     }
 
     /// Forgets buffered samples.
-    public mutating func reset() {
+    public func reset() {
         input.update(repeating: 0, count: size)
         output.update(repeating: 0, count: size)
         inputUsed = 0
