@@ -1,3 +1,12 @@
+/// Which kernel implementations the interpreter uses. Both give identical results (tested); the reference
+/// versions are the plain loops that mirror TFLite's reference kernels and are never deleted.
+public enum KernelSet: String, Sendable, Hashable, Codable, CaseIterable {
+    /// Reordered loops with precomputed terms and transposed weights (the default).
+    case fast
+    /// The plain reference loops.
+    case reference
+}
+
 /// Runs a `Model`: plans one arena at load, prepares every operator once, then `invoke()` only computes.
 ///
 /// Constants are copied once into aligned storage; resource variables (VAR_HANDLE/READ/ASSIGN) get storage at load
@@ -20,9 +29,13 @@ public final class Interpreter {
     /// Which subgraphs CALL_ONCE has already run.
     var initialized: Set<Int> = []
 
+    /// The kernel implementations in use.
+    public let kernels: KernelSet
+
     /// Loads `model`, planning memory and preparing every operator; fails on anything unsupported.
-    public init(model: Model) throws(ModelError) {
+    public init(model: Model, kernels: KernelSet = .fast) throws(ModelError) {
         self.model = model
+        self.kernels = kernels
         // Constants: one aligned copy so kernels can read them through typed pointers.
         var constantOffsets: [[Int?]] = []
         var constantBytes = 0

@@ -19,15 +19,15 @@ struct MicroSpeechTests {
         }
     }
 
-    @Test(arguments: ["yes", "no", "noise", "silence"])
-    func scoresEqualTheReference(word: String) throws {
+    @Test(arguments: ["yes", "no", "noise", "silence"], KernelSet.allCases)
+    func scoresEqualTheReference(word: String, kernels: KernelSet) throws {
         let object = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Self.vectors))) as! [String: Any]
         let expected = (object["micro_speech_scores"] as! [String: [Int]])["speech_commands_\(word)"]!
         let samples = try Self.wav(Fixtures.path("tflm-micro-speech/\(word)_1000ms.wav"))
         let frames = try Frontend(.microSpeech).frames(of: samples)
         #expect(frames.count == 49)
         let features = frames.flatMap { $0.map(Frontend.microSpeechInt8) }
-        let interpreter = try Interpreter(model: try Model(contentsOf: Self.model))
+        let interpreter = try Interpreter(model: try Model(contentsOf: Self.model), kernels: kernels)
         try interpreter.setInput(0, features)
         try interpreter.invoke()
         #expect(try interpreter.outputIntegers(0) == expected)

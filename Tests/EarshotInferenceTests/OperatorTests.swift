@@ -13,11 +13,11 @@ struct OperatorTests {
     }
     static let names: [String] = cases.compactMap { $0["name"] as? String }
 
-    @Test(arguments: names)
-    func outputsEqualTheReference(name: String) throws {
+    @Test(arguments: names, KernelSet.allCases)
+    func outputsEqualTheReference(name: String, kernels: KernelSet) throws {
         let entry = try #require(Self.cases.first { $0["name"] as? String == name })
         let url = try #require(Bundle.module.url(forResource: "Vectors/ops/\(name)", withExtension: "tflite"))
-        let interpreter = try Interpreter(model: try Model(contentsOf: url.path))
+        let interpreter = try Interpreter(model: try Model(contentsOf: url.path), kernels: kernels)
         let inputs = entry["inputs"] as! [[Double]]
         for (index, values) in inputs.enumerated() {
             let tensor = try interpreter.input(index)

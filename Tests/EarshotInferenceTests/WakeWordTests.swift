@@ -49,6 +49,7 @@ struct WakeWordTests {
     @Test(arguments: cases)
     func streamingOutputsEqualLiteRTReferenceKernels(model: String, clip: String) throws {
         let outputs = try run(model: model, clip: clip)
+        #expect(try run(model: model, clip: clip, kernels: .reference) == outputs, "fast and reference kernels agree")
         let expected = (((Self.reference["models"] as! [String: [String: Any]])[model]![clip]) as! [String: Any])["litert_reference_outputs"] as! [Int]
         let first = outputs.indices.first { $0 >= expected.count || outputs[$0] != expected[$0] }
         #expect(outputs.count == expected.count)
@@ -76,11 +77,11 @@ struct WakeWordTests {
         }
     }
 
-    func run(model: String, clip: String) throws -> [Int] {
+    func run(model: String, clip: String, kernels: KernelSet = .fast) throws -> [Int] {
         let directory = try #require(Self.modelDirectory, "pymicro-wakeword is not installed: run scripts/oracles/install-venv.sh (make test does)")
         let expected = ((Self.reference["models"] as! [String: [String: Any]])[model]![clip]) as! [String: Any]
         let expectedInputs = expected["inputs"] as! [[Int]]
-        let interpreter = try Interpreter(model: try Model(contentsOf: "\(directory)/\(model).tflite"))
+        let interpreter = try Interpreter(model: try Model(contentsOf: "\(directory)/\(model).tflite"), kernels: kernels)
         let input = try interpreter.input(0)
         let stride = input.dimension(1)
         let frames = try Frontend(.microWakeWord).frames(of: try Self.samples(clip))

@@ -4,10 +4,11 @@ enum KernelFactory {
         guard c.op.customName == nil, let builtin = BuiltinOperator(rawValue: c.op.code) else {
             throw ModelError(.unsupportedOperator, "\(c.model.label): operator \(c.op.name) (operator \(c.index) of subgraph \(c.graph)) is not supported by Earshot.")
         }
+        let fast = c.interpreter.kernels == .fast
         switch builtin {
-        case .fullyConnected: return try FullyConnectedKernel(c)
-        case .conv2D: return try Conv2DKernel(c)
-        case .depthwiseConv2D: return try DepthwiseConv2DKernel(c)
+        case .fullyConnected: return fast ? try FastFullyConnectedKernel(c) : try FullyConnectedKernel(c)
+        case .conv2D: return fast ? try FastConv2DKernel(c) : try Conv2DKernel(c)
+        case .depthwiseConv2D: return fast ? try FastDepthwiseConv2DKernel(c) : try DepthwiseConv2DKernel(c)
         case .averagePool2D: return try PoolingKernel(c, kind: .average)
         case .maxPool2D: return try PoolingKernel(c, kind: .max)
         case .reshape: return try CopyKernel(c)
