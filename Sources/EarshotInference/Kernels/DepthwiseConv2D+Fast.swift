@@ -22,6 +22,7 @@ final class FastDepthwiseConv2DKernel: Kernel {
         let r = reference
         let depth = r.outputDepth, inputDepth = r.inputDepth, multiplier = r.depthMultiplier
         let offset = r.inputOffset
+        let vectorized = depth % 8 == 0
         r.multipliers.withUnsafeBufferPointer { outputMultiplier in
         r.shifts.withUnsafeBufferPointer { outputShift in
             for b in 0..<r.batches {
@@ -42,7 +43,18 @@ final class FastDepthwiseConv2DKernel: Kernel {
                                     let inX = inXOrigin + r.dilationW * fx
                                     let x = r.input + ((b * r.inputHeight + inY) * r.inputWidth + inX) * inputDepth
                                     let w = r.filter + (fy * r.filterWidth + fx) * depth
-                                    if multiplier == 1 {
+                                    if vectorized {
+                                        // Eight output channels at a time: widen int8 to int32 lanes and multiply-add.
+                                        var oc = 0
+                                        while oc < depth {
+                                            let weights = SIMD8<Int32>(truncatingIfNeeded: UnsafeRawPointer(w + oc).loadUnaligned(as: SIMD8<Int8>.self))
+                                            var values = SIMD8<Int32>()
+                                            for lane in 0..<8 { values[lane] = Int32(x[(oc + lane) / multiplier]) &+ offset }
+                                            let sums = UnsafeMutableRawPointer(accumulators + oc)
+                                            sums.storeBytes(of: sums.loadUnaligned(as: SIMD8<Int32>.self) &+ weights &* values, as: SIMD8<Int32>.self)
+                                            oc += 8
+                                        }
+                                    } else if multiplier == 1 {
                                         for ic in 0..<inputDepth {
                                             accumulators[ic] &+= Int32(w[ic]) &* (Int32(x[ic]) &+ offset)
                                         }
