@@ -35,33 +35,35 @@ final class FastConv2DKernel: Kernel {
 
     func run() {
         let r = reference
+        // Hoisted out of the loops: the optimiser then keeps them in registers.
+        let (batches, outputHeight, outputWidth, strideH, strideW, padH, padW, dilationH, dilationW, filterHeight, filterWidth, inputHeight, inputWidth, input, output, outputOffset, activationMin, activationMax, filterInputDepth, inputDepth) = (r.batches, r.outputHeight, r.outputWidth, r.strideH, r.strideW, r.padH, r.padW, r.dilationH, r.dilationW, r.filterHeight, r.filterWidth, r.inputHeight, r.inputWidth, r.input, r.output, r.outputOffset, r.activationMin, r.activationMax, r.filterInputDepth, r.inputDepth)
         let depth = r.outputDepth
-        let groups = r.inputDepth / r.filterInputDepth
+        let groups = inputDepth / filterInputDepth
         let perGroup = depth / groups
         let offset = r.inputOffset
         r.multipliers.withUnsafeBufferPointer { outputMultiplier in
         r.shifts.withUnsafeBufferPointer { outputShift in
-            for b in 0..<r.batches {
-                for oy in 0..<r.outputHeight {
-                    let inYOrigin = oy * r.strideH - r.padH
-                    let fyStart = max(0, (-inYOrigin + r.dilationH - 1) / r.dilationH)
-                    let fyEnd = min(r.filterHeight, (r.inputHeight - inYOrigin + r.dilationH - 1) / r.dilationH)
-                    for ox in 0..<r.outputWidth {
-                        let inXOrigin = ox * r.strideW - r.padW
-                        let fxStart = max(0, (-inXOrigin + r.dilationW - 1) / r.dilationW)
-                        let fxEnd = min(r.filterWidth, (r.inputWidth - inXOrigin + r.dilationW - 1) / r.dilationW)
+            for b in 0..<batches {
+                for oy in 0..<outputHeight {
+                    let inYOrigin = oy * strideH - padH
+                    let fyStart = max(0, (-inYOrigin + dilationH - 1) / dilationH)
+                    let fyEnd = min(filterHeight, (inputHeight - inYOrigin + dilationH - 1) / dilationH)
+                    for ox in 0..<outputWidth {
+                        let inXOrigin = ox * strideW - padW
+                        let fxStart = max(0, (-inXOrigin + dilationW - 1) / dilationW)
+                        let fxEnd = min(filterWidth, (inputWidth - inXOrigin + dilationW - 1) / dilationW)
                         accumulators.update(from: biasOrZero, count: depth)
                         if fyStart < fyEnd && fxStart < fxEnd {
                             for fy in fyStart..<fyEnd {
-                                let inY = inYOrigin + r.dilationH * fy
+                                let inY = inYOrigin + dilationH * fy
                                 for fx in fxStart..<fxEnd {
-                                    let inX = inXOrigin + r.dilationW * fx
-                                    let x = r.input + ((b * r.inputHeight + inY) * r.inputWidth + inX) * r.inputDepth
-                                    let tap = weights + (fy * r.filterWidth + fx) * r.filterInputDepth * depth
+                                    let inX = inXOrigin + dilationW * fx
+                                    let x = input + ((b * inputHeight + inY) * inputWidth + inX) * inputDepth
+                                    let tap = weights + (fy * filterWidth + fx) * filterInputDepth * depth
                                     for g in 0..<groups {
                                         let first = g * perGroup
-                                        for ic in 0..<r.filterInputDepth {
-                                            let value = Int32(x[g * r.filterInputDepth + ic]) &+ offset
+                                        for ic in 0..<filterInputDepth {
+                                            let value = Int32(x[g * filterInputDepth + ic]) &+ offset
                                             let w = tap + ic * depth
                                             for oc in first..<(first + perGroup) { accumulators[oc] &+= Int32(w[oc]) &* value }
                                         }
@@ -69,10 +71,10 @@ final class FastConv2DKernel: Kernel {
                                 }
                             }
                         }
-                        let out = r.output + ((b * r.outputHeight + oy) * r.outputWidth + ox) * depth
+                        let out = output + ((b * outputHeight + oy) * outputWidth + ox) * depth
                         for oc in 0..<depth {
-                            var value = FixedPointMath.multiplyByQuantizedMultiplier(accumulators[oc], outputMultiplier[oc], outputShift[oc]) &+ r.outputOffset
-                            value = min(max(value, r.activationMin), r.activationMax)
+                            var value = FixedPointMath.multiplyByQuantizedMultiplier(accumulators[oc], outputMultiplier[oc], outputShift[oc]) &+ outputOffset
+                            value = min(max(value, activationMin), activationMax)
                             out[oc] = Int8(truncatingIfNeeded: value)
                         }
                     }

@@ -20,58 +20,77 @@ final class FastDepthwiseConv2DKernel: Kernel {
 
     func run() {
         let r = reference
+        // Hoisted out of the loops: the optimiser then keeps them in registers.
+        let (batches, outputHeight, outputWidth, strideH, strideW, padH, padW, dilationH, dilationW, filterHeight, filterWidth, inputHeight, inputWidth, input, filter, output, outputOffset, activationMin, activationMax) = (r.batches, r.outputHeight, r.outputWidth, r.strideH, r.strideW, r.padH, r.padW, r.dilationH, r.dilationW, r.filterHeight, r.filterWidth, r.inputHeight, r.inputWidth, r.input, r.filter, r.output, r.outputOffset, r.activationMin, r.activationMax)
         let depth = r.outputDepth, inputDepth = r.inputDepth, multiplier = r.depthMultiplier
         let offset = r.inputOffset
-        let vectorized = depth % 8 == 0
+        let vectorized = depth % 8 == 0 && (multiplier == 1 || multiplier % 8 == 0)
+        let offset16 = Int16(truncatingIfNeeded: offset)
         r.multipliers.withUnsafeBufferPointer { outputMultiplier in
         r.shifts.withUnsafeBufferPointer { outputShift in
-            for b in 0..<r.batches {
-                for oy in 0..<r.outputHeight {
-                    let inYOrigin = oy * r.strideH - r.padH
+            for b in 0..<batches {
+                for oy in 0..<outputHeight {
+                    let inYOrigin = oy * strideH - padH
                     // Filter rows whose input row lies inside the image.
-                    let fyStart = max(0, (-inYOrigin + r.dilationH - 1) / r.dilationH)
-                    let fyEnd = min(r.filterHeight, (r.inputHeight - inYOrigin + r.dilationH - 1) / r.dilationH)
-                    for ox in 0..<r.outputWidth {
-                        let inXOrigin = ox * r.strideW - r.padW
-                        let fxStart = max(0, (-inXOrigin + r.dilationW - 1) / r.dilationW)
-                        let fxEnd = min(r.filterWidth, (r.inputWidth - inXOrigin + r.dilationW - 1) / r.dilationW)
-                        accumulators.update(from: biasOrZero, count: depth)
-                        if fyStart < fyEnd && fxStart < fxEnd {
-                            for fy in fyStart..<fyEnd {
-                                let inY = inYOrigin + r.dilationH * fy
-                                for fx in fxStart..<fxEnd {
-                                    let inX = inXOrigin + r.dilationW * fx
-                                    let x = r.input + ((b * r.inputHeight + inY) * r.inputWidth + inX) * inputDepth
-                                    let w = r.filter + (fy * r.filterWidth + fx) * depth
-                                    if vectorized {
-                                        // Eight output channels at a time: widen int8 to int32 lanes and multiply-add.
-                                        var oc = 0
-                                        while oc < depth {
-                                            let weights = SIMD8<Int32>(truncatingIfNeeded: UnsafeRawPointer(w + oc).loadUnaligned(as: SIMD8<Int8>.self))
-                                            var values = SIMD8<Int32>()
-                                            for lane in 0..<8 { values[lane] = Int32(x[(oc + lane) / multiplier]) &+ offset }
-                                            let sums = UnsafeMutableRawPointer(accumulators + oc)
-                                            sums.storeBytes(of: sums.loadUnaligned(as: SIMD8<Int32>.self) &+ weights &* values, as: SIMD8<Int32>.self)
-                                            oc += 8
+                    let fyStart = max(0, (-inYOrigin + dilationH - 1) / dilationH)
+                    let fyEnd = min(filterHeight, (inputHeight - inYOrigin + dilationH - 1) / dilationH)
+                    for ox in 0..<outputWidth {
+                        let inXOrigin = ox * strideW - padW
+                        let fxStart = max(0, (-inXOrigin + dilationW - 1) / dilationW)
+                        let fxEnd = min(filterWidth, (inputWidth - inXOrigin + dilationW - 1) / dilationW)
+                        if vectorized {
+                            // Eight output channels at a time, the accumulator kept in a register across all taps.
+                            var oc = 0
+                            while oc < depth {
+                                var sums = UnsafeRawPointer(biasOrZero + oc).loadUnaligned(as: SIMD8<Int32>.self)
+                                if fyStart < fyEnd && fxStart < fxEnd {
+                                    for fy in fyStart..<fyEnd {
+                                        let inY = inYOrigin + dilationH * fy
+                                        for fx in fxStart..<fxEnd {
+                                            let inX = inXOrigin + dilationW * fx
+                                            let x = input + ((b * inputHeight + inY) * inputWidth + inX) * inputDepth
+                                            let w = filter + (fy * filterWidth + fx) * depth + oc
+                                            // |w| ≤ 128 and |x + offset| ≤ 255, so each product fits in 16 bits: multiply in
+                                            // int16 lanes (one instruction on every SIMD ISA), then widen and accumulate.
+                                            let weights = SIMD8<Int16>(truncatingIfNeeded: UnsafeRawPointer(w).loadUnaligned(as: SIMD8<Int8>.self))
+                                            let values = multiplier == 1
+                                                ? SIMD8<Int16>(truncatingIfNeeded: UnsafeRawPointer(x + oc).loadUnaligned(as: SIMD8<Int8>.self)) &+ offset16
+                                                : SIMD8<Int16>(repeating: Int16(truncatingIfNeeded: Int32(x[oc / multiplier]) &+ offset))
+                                            sums &+= SIMD8<Int32>(truncatingIfNeeded: weights &* values)
                                         }
-                                    } else if multiplier == 1 {
-                                        for ic in 0..<inputDepth {
-                                            accumulators[ic] &+= Int32(w[ic]) &* (Int32(x[ic]) &+ offset)
-                                        }
-                                    } else {
-                                        for ic in 0..<inputDepth {
-                                            let value = Int32(x[ic]) &+ offset
-                                            let base = ic * multiplier
-                                            for m in 0..<multiplier { accumulators[base + m] &+= Int32(w[base + m]) &* value }
+                                    }
+                                }
+                                UnsafeMutableRawPointer(accumulators + oc).storeBytes(of: sums, as: SIMD8<Int32>.self)
+                                oc += 8
+                            }
+                        } else {
+                            accumulators.update(from: biasOrZero, count: depth)
+                            if fyStart < fyEnd && fxStart < fxEnd {
+                                for fy in fyStart..<fyEnd {
+                                    let inY = inYOrigin + dilationH * fy
+                                    for fx in fxStart..<fxEnd {
+                                        let inX = inXOrigin + dilationW * fx
+                                        let x = input + ((b * inputHeight + inY) * inputWidth + inX) * inputDepth
+                                        let w = filter + (fy * filterWidth + fx) * depth
+                                        if multiplier == 1 {
+                                            for ic in 0..<inputDepth {
+                                                accumulators[ic] &+= Int32(w[ic]) &* (Int32(x[ic]) &+ offset)
+                                            }
+                                        } else {
+                                            for ic in 0..<inputDepth {
+                                                let value = Int32(x[ic]) &+ offset
+                                                let base = ic * multiplier
+                                                for m in 0..<multiplier { accumulators[base + m] &+= Int32(w[base + m]) &* value }
+                                            }
                                         }
                                     }
                                 }
                             }
                         }
-                        let out = r.output + ((b * r.outputHeight + oy) * r.outputWidth + ox) * depth
+                        let out = output + ((b * outputHeight + oy) * outputWidth + ox) * depth
                         for oc in 0..<depth {
-                            var value = FixedPointMath.multiplyByQuantizedMultiplier(accumulators[oc], outputMultiplier[oc], outputShift[oc]) &+ r.outputOffset
-                            value = min(max(value, r.activationMin), r.activationMax)
+                            var value = FixedPointMath.multiplyByQuantizedMultiplier(accumulators[oc], outputMultiplier[oc], outputShift[oc]) &+ outputOffset
+                            value = min(max(value, activationMin), activationMax)
                             out[oc] = Int8(truncatingIfNeeded: value)
                         }
                     }

@@ -17,15 +17,16 @@ final class FastFullyConnectedKernel: Kernel {
 
     deinit { rowTerms.deallocate() }
 
-    /// Σ a[i]·b[i] for int8 vectors: sixteen lanes at a time widened to int32, then the tail.
+    /// Σ a[i]·b[i] for int8 vectors: sixteen lanes at a time, then the tail.
     @inline(__always)
     static func dot(_ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>, _ count: Int) -> Int32 {
         var lanes = SIMD16<Int32>()
         var d = 0
         while d + 16 <= count {
-            let x = SIMD16<Int32>(truncatingIfNeeded: UnsafeRawPointer(a + d).loadUnaligned(as: SIMD16<Int8>.self))
-            let y = SIMD16<Int32>(truncatingIfNeeded: UnsafeRawPointer(b + d).loadUnaligned(as: SIMD16<Int8>.self))
-            lanes &+= x &* y
+            // int8 × int8 fits in int16: multiply in 16-bit lanes, then widen and accumulate.
+            let x = SIMD16<Int16>(truncatingIfNeeded: UnsafeRawPointer(a + d).loadUnaligned(as: SIMD16<Int8>.self))
+            let y = SIMD16<Int16>(truncatingIfNeeded: UnsafeRawPointer(b + d).loadUnaligned(as: SIMD16<Int8>.self))
+            lanes &+= SIMD16<Int32>(truncatingIfNeeded: x &* y)
             d += 16
         }
         var sum = lanes.wrappedSum()
