@@ -18,7 +18,8 @@ enum ALSA {
             let listing = known.isEmpty ? "none found" : known.joined(separator: ", ")
             return AudioError(.deviceNotFound, "Capture device \"\(device)\" does not exist. Capture devices here: \(listing).", cause: cause)
         case EBUSY:
-            return AudioError(.deviceBusy, "Capture device \"\(device)\" is busy: another program is using it (try `fuser -v /dev/snd/*`), or use a dsnoop/pipewire/pulse PCM to share it.", cause: cause)
+            let known = CaptureDevices.captureNames()
+            return AudioError(.deviceBusy, "Capture device \"\(device)\" is busy: another program is using it (try `fuser -v /dev/snd/*`), or use a dsnoop/pipewire/pulse PCM to share it. Capture devices here: \(known.isEmpty ? "none found" : known.joined(separator: ", ")).", cause: cause)
         case EACCES, EPERM:
             return AudioError(.devicePermissionDenied, "Permission denied opening \"\(device)\": add this user to the `audio` group.", cause: cause)
         case EINVAL:

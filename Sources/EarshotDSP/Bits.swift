@@ -11,24 +11,7 @@ public enum Bits {
     /// Integer square root of a 32-bit value, rounded to nearest, saturating at 0xFFFF (bit-by-bit method).
     @inline(__always)
     public static func squareRoot(_ value: UInt32) -> UInt16 {
-        if value == 0 { return 0 }
-        var num = value
-        var result: UInt32 = 0
-        let maxBitNumber = (32 - mostSignificantBit(value)) | 1
-        var bit: UInt32 = 1 << UInt32(31 - maxBitNumber)
-        var iterations = (31 - maxBitNumber) / 2 + 1
-        while iterations > 0 {
-            iterations -= 1
-            if num >= result &+ bit {
-                num -= result &+ bit
-                result = (result >> 1) &+ bit
-            } else {
-                result >>= 1
-            }
-            bit >>= 2
-        }
-        if num > result && result != 0xFFFF { result += 1 }
-        return UInt16(truncatingIfNeeded: result)
+        UInt16(truncatingIfNeeded: bitwiseSquareRoot(value, saturation: 0xFFFF))
     }
 
     /// Integer square root of a 64-bit value, rounded to nearest.
@@ -37,11 +20,19 @@ public enum Bits {
     @inline(__always)
     public static func squareRoot(_ value: UInt64) -> UInt32 {
         if value >> 32 == 0 { return UInt32(squareRoot(UInt32(truncatingIfNeeded: value))) }
+        return UInt32(truncatingIfNeeded: bitwiseSquareRoot(value, saturation: 0xFFFF_FFFF))
+    }
+
+    /// The digit-by-digit square root shared by both widths; rounds up when the remainder exceeds the root,
+    /// unless the root already equals `saturation`.
+    @inline(__always)
+    static func bitwiseSquareRoot<T: FixedWidthInteger & UnsignedInteger>(_ value: T, saturation: T) -> T {
+        if value == 0 { return 0 }
         var num = value
-        var result: UInt64 = 0
-        let maxBitNumber = (64 - mostSignificantBit(value)) | 1
-        var bit: UInt64 = 1 << UInt64(63 - maxBitNumber)
-        var iterations = (63 - maxBitNumber) / 2 + 1
+        var result: T = 0
+        let maxBitNumber = value.leadingZeroBitCount | 1          // TFLM: width − MostSignificantBit(value), made odd
+        var bit: T = 1 << T(T.bitWidth - 1 - maxBitNumber)
+        var iterations = (T.bitWidth - 1 - maxBitNumber) / 2 + 1
         while iterations > 0 {
             iterations -= 1
             if num >= result &+ bit {
@@ -52,7 +43,7 @@ public enum Bits {
             }
             bit >>= 2
         }
-        if num > result && result != 0xFFFF_FFFF { result += 1 }
-        return UInt32(truncatingIfNeeded: result)
+        if num > result && result != saturation { result += 1 }
+        return result
     }
 }

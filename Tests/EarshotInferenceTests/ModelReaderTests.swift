@@ -25,7 +25,7 @@ struct ModelReaderTests {
 
     @Test func randomMutationsNeverCrashAndRunsStayInBounds() throws {
         let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: Self.path)))
-        var generator = SplitMix(seed: 0x5EED_F00D)
+        var generator = SeededGenerator(seed: 0x5EED_F00D)
         var loaded = 0, rejected = 0
         for _ in 0..<600 {
             var mutated = bytes
@@ -77,7 +77,7 @@ struct ModelReaderTests {
     }
 
     @Test func plannerNeverOverlapsLiveBuffers() {
-        var generator = SplitMix(seed: 7)
+        var generator = SeededGenerator(seed: 7)
         for _ in 0..<200 {
             let requests = (0..<Int.random(in: 1...30, using: &generator)).map { _ -> MemoryPlanner.Request in
                 let first = Int.random(in: -1...20, using: &generator)
@@ -93,19 +93,6 @@ struct ModelReaderTests {
                 }
             }
         }
-    }
-}
-
-/// SplitMix64 for reproducible fuzz-style tests.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 

@@ -28,15 +28,7 @@ final class FullyConnectedKernel: Kernel {
         } else {
             self.bias = nil
         }
-        let scales = filter.info.quantization.scales
-        guard scales.count == 1 || scales.count == outputDepth else { throw c.error("weights have \(scales.count) scales for \(outputDepth) outputs") }
-        var multipliers: [Int32] = [], shifts: [Int] = []
-        for channel in 0..<outputDepth {
-            let scale = Double(input.scale) * Double(scales.count == 1 ? scales[0] : scales[channel]) / Double(output.scale)
-            let (m, s) = FixedPointMath.quantizeMultiplier(scale)
-            multipliers.append(m); shifts.append(s)
-        }
-        self.multipliers = multipliers; self.shifts = shifts
+        (multipliers, shifts) = try perChannelMultipliers(c, input: input, filter: filter, output: output, channels: outputDepth)
         inputOffset = -input.zeroPoint
         filterOffset = -filter.zeroPoint
         outputOffset = output.zeroPoint
