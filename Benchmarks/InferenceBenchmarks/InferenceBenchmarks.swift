@@ -33,9 +33,20 @@ let benchmarks: @Sendable () -> Void = {
                 blackHole(input.data)
             }
         }
+        Benchmark("Interpreter.invoke \(name) (reference kernels)") { benchmark in
+            let interpreter = try Interpreter(model: try Model(contentsOf: path), kernels: .reference)
+            benchmark.startMeasurement()
+            for _ in benchmark.scaledIterations { try interpreter.invoke() }
+        }
         // Ten invocations per iteration: mallocs above the harness floor here are allocations inside invoke().
         Benchmark("Interpreter.invoke \(name) ×10 (allocation check)") { benchmark in
             let interpreter = try Interpreter(model: try Model(contentsOf: path))
+            let input = try interpreter.input(0)
+            var state: UInt32 = 7
+            for i in 0..<input.count {
+                state = state &* 1_664_525 &+ 1_013_904_223
+                input.data.storeBytes(of: UInt8(truncatingIfNeeded: state >> 24), toByteOffset: i, as: UInt8.self)
+            }
             try interpreter.invoke()
             benchmark.startMeasurement()
             for _ in benchmark.scaledIterations {
