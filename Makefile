@@ -33,6 +33,9 @@ test: deps-test
 	@echo "test: swift build --build-tests, then swift test"
 	swift build --build-tests $(SWIFT_FLAGS)
 	swift test --skip-build $(SWIFT_FLAGS)
+	@echo "test: release build and end-to-end smoke test (scripts/release-smoke.sh)"
+	swift build -c release $(SWIFT_FLAGS)
+	@scripts/release-smoke.sh
 	@echo "test: a short libFuzzer run of the model reader (Fuzz/run.sh -runs=20000)"
 	@Fuzz/run.sh -runs=20000 > .build-fuzz.log 2>&1 || { tail -40 .build-fuzz.log; exit 1; }
 	@grep -E "^Done|ERROR" .build-fuzz.log | tail -2
