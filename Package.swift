@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "EarshotDSP", targets: ["EarshotDSP"]),
         .library(name: "EarshotInference", targets: ["EarshotInference"]),
         .library(name: "EarshotRecognizer", targets: ["EarshotRecognizer"]),
+        .library(name: "EarshotVAD", targets: ["EarshotVAD"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -34,6 +35,7 @@ let package = Package(
         .target(name: "EarshotMonitoring", swiftSettings: swiftSettings),
         .target(name: "EarshotDSP", swiftSettings: swiftSettings),
         .target(name: "EarshotInference", swiftSettings: swiftSettings),
+        .target(name: "EarshotVAD", dependencies: ["EarshotDSP", "EarshotInference"], swiftSettings: swiftSettings),
         .target(name: "EarshotRecognizer", dependencies: ["EarshotDSP", "EarshotInference", .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: swiftSettings),
         .target(name: "EarshotAudio", dependencies: ["CALSA", "CSndFile", "CSampleRate"], swiftSettings: swiftSettings),
@@ -55,6 +57,7 @@ let package = Package(
                     resources: [.copy("Vectors")], swiftSettings: swiftSettings),
         .testTarget(name: "EarshotInferenceTests", dependencies: ["EarshotInference", "EarshotDSP", "EarshotTestSupport"],
                     resources: [.copy("Vectors")], swiftSettings: swiftSettings),
+        .testTarget(name: "EarshotVADTests", dependencies: ["EarshotVAD"], swiftSettings: swiftSettings),
         .testTarget(name: "EarshotMonitoringTests", dependencies: ["EarshotMonitoring"], swiftSettings: swiftSettings),
         .testTarget(name: "EarshotAudioTests", dependencies: ["EarshotAudio", "EarshotMonitoring", "EarshotTestSupport"],
                     swiftSettings: swiftSettings),
