@@ -92,3 +92,24 @@ struct ModelCommandTests {
         #expect(missing.status == 66)
     }
 }
+
+/// `earshot features`, the training pipelines' door to the exact frontend.
+@Suite("earshot features")
+struct FeaturesCommandTests {
+    @Test func rawFeaturesEqualTheTFLMPreprocessorAfterInt8Scaling() throws {
+        let result = try Programs.earshot(["features", Fixtures.path("tflm-micro-speech/yes_1000ms.wav"), "--format", "raw"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let values = result.stdoutData.withUnsafeBytes { bytes in
+            (0..<(bytes.count / 2)).map { Int(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: $0 * 2, as: UInt16.self))) }
+        }
+        #expect(values.count == 49 * 40)
+        let vectors = Fixtures.packageRoot + "/Tests/EarshotDSPTests/Vectors/frontend_signal_preprocessor_int8.json"
+        let object = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: vectors))) as! [String: Any]
+        let expected = ((object["frames"] as! [String: [[Int]]])["speech_commands_yes"]!).flatMap { $0 }
+        let scaled = values.map { max(-128, min(127, ($0 * 256 + 333) / 666 - 128)) }
+        #expect(scaled == expected)
+        let json = try Programs.earshot(["features", Fixtures.path("tflm-micro-speech/yes_1000ms.wav"), "--stride-ms", "10", "--tables", "microFrontend"])
+        let frames = try #require(try JSONSerialization.jsonObject(with: json.stdoutData) as? [[Int]])
+        #expect(frames.count == 98 && frames.allSatisfy { $0.count == 40 })
+    }
+}
