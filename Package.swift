@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "EarshotInference", targets: ["EarshotInference"]),
         .library(name: "EarshotRecognizer", targets: ["EarshotRecognizer"]),
         .library(name: "EarshotVAD", targets: ["EarshotVAD"]),
+        .library(name: "EarshotBundles", targets: ["EarshotBundles"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -35,16 +36,17 @@ let package = Package(
         .target(name: "EarshotMonitoring", swiftSettings: swiftSettings),
         .target(name: "EarshotDSP", swiftSettings: swiftSettings),
         .target(name: "EarshotInference", swiftSettings: swiftSettings),
-        .target(name: "EarshotVAD", dependencies: ["EarshotDSP", "EarshotInference"], swiftSettings: swiftSettings),
-        .target(name: "EarshotRecognizer", dependencies: ["EarshotDSP", "EarshotInference", .product(name: "Crypto", package: "swift-crypto")],
+        .target(name: "EarshotBundles", dependencies: ["EarshotDSP", "EarshotInference", .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: swiftSettings),
+        .target(name: "EarshotVAD", dependencies: ["EarshotDSP", "EarshotInference", "EarshotBundles"], swiftSettings: swiftSettings),
+        .target(name: "EarshotRecognizer", dependencies: ["EarshotDSP", "EarshotInference", "EarshotBundles"], swiftSettings: swiftSettings),
         .target(name: "EarshotAudio", dependencies: ["CALSA", "CSndFile", "CSampleRate"], swiftSettings: swiftSettings),
 
         // Command-line entry point: wiring and presentation only.
         .executableTarget(
             name: "earshot",
             dependencies: [
-                "EarshotAudio", "EarshotMonitoring", "EarshotDSP", "EarshotInference", "EarshotRecognizer",
+                "EarshotAudio", "EarshotMonitoring", "EarshotDSP", "EarshotInference", "EarshotRecognizer", "EarshotBundles", "EarshotVAD",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -57,7 +59,7 @@ let package = Package(
                     resources: [.copy("Vectors")], swiftSettings: swiftSettings),
         .testTarget(name: "EarshotInferenceTests", dependencies: ["EarshotInference", "EarshotDSP", "EarshotTestSupport"],
                     resources: [.copy("Vectors")], swiftSettings: swiftSettings),
-        .testTarget(name: "EarshotVADTests", dependencies: ["EarshotVAD"], swiftSettings: swiftSettings),
+        .testTarget(name: "EarshotVADTests", dependencies: ["EarshotVAD", "EarshotBundles", "EarshotTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "EarshotMonitoringTests", dependencies: ["EarshotMonitoring"], swiftSettings: swiftSettings),
         .testTarget(name: "EarshotAudioTests", dependencies: ["EarshotAudio", "EarshotMonitoring", "EarshotTestSupport"],
                     swiftSettings: swiftSettings),

@@ -1,5 +1,6 @@
 public import EarshotDSP
 public import EarshotInference
+public import EarshotBundles
 
 /// One model window over a clip and what the model said about it.
 public struct WindowResult: Sendable, Codable {

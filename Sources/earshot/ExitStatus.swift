@@ -3,6 +3,7 @@ import EarshotAudio
 import EarshotDSP
 import EarshotInference
 import EarshotRecognizer
+import EarshotBundles
 import Foundation
 
 /// Process exit codes (sysexits.h where one fits). Scripts rely on these numbers: never renumber them.

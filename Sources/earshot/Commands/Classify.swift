@@ -3,6 +3,7 @@ import EarshotAudio
 import EarshotDSP
 import EarshotInference
 import EarshotRecognizer
+import EarshotBundles
 import Foundation
 
 /// A model given on the command line: a `.tflite` file, or a bundle directory (verified by hash).

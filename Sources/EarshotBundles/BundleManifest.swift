@@ -27,11 +27,14 @@ public struct BundleManifest: Sendable, Codable {
     public var modelSha256: String
     /// Scores at or above this are accepted (0…1); below, the result is reported as not accepted.
     public var acceptThreshold: Double
+    /// For streaming per-block models (`kind: vad`): 10 ms blocks between a window's newest frame start and the block
+    /// it scores (2 for 30 ms windows at a 10 ms stride).
+    public var lookbackBlocks: Int
 
     enum CodingKeys: String, CodingKey {
         case name, version, kind, labels, frontend
         case featureScaling = "feature_scaling", windowFrames = "window_frames", hopFrames = "hop_frames"
-        case modelSha256 = "model_sha256", acceptThreshold = "accept_threshold"
+        case modelSha256 = "model_sha256", acceptThreshold = "accept_threshold", lookbackBlocks = "lookback_blocks"
     }
 
     public init(name: String, version: String, kind: String = "classifier", labels: [String],
@@ -39,7 +42,7 @@ public struct BundleManifest: Sendable, Codable {
                 windowFrames: Int = 49, hopFrames: Int = 25, modelSha256: String, acceptThreshold: Double = 0.5) {
         self.name = name; self.version = version; self.kind = kind; self.labels = labels; self.frontend = frontend
         self.featureScaling = featureScaling; self.windowFrames = windowFrames; self.hopFrames = hopFrames
-        self.modelSha256 = modelSha256; self.acceptThreshold = acceptThreshold
+        self.modelSha256 = modelSha256; self.acceptThreshold = acceptThreshold; self.lookbackBlocks = 2
     }
 
     public init(from decoder: any Decoder) throws {
@@ -54,5 +57,6 @@ public struct BundleManifest: Sendable, Codable {
         hopFrames = try c.decodeIfPresent(Int.self, forKey: .hopFrames) ?? max(1, windowFrames / 2)
         modelSha256 = try c.decode(String.self, forKey: .modelSha256)
         acceptThreshold = try c.decodeIfPresent(Double.self, forKey: .acceptThreshold) ?? 0.5
+        lookbackBlocks = try c.decodeIfPresent(Int.self, forKey: .lookbackBlocks) ?? 2
     }
 }
