@@ -30,6 +30,13 @@ let package = Package(
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
         .executableTarget(
+            name: "VADBenchmarks",
+            dependencies: [.product(name: "EarshotVAD", package: earshot), .product(name: "EarshotBundles", package: earshot),
+                           .product(name: "Benchmark", package: "benchmark")],
+            path: "VADBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        .executableTarget(
             name: "InferenceBenchmarks",
             dependencies: [.product(name: "EarshotInference", package: earshot), .product(name: "Benchmark", package: "benchmark")],
             path: "InferenceBenchmarks",

@@ -158,11 +158,16 @@ def metrics(p, y, threshold):
 
 
 def main():
+    global CONTEXT, HIDDEN
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", default=os.path.join(ROOT, ".build-vad"))
     parser.add_argument("--out", default=os.path.join(ROOT, "Models", "vad", "earshot-vad-en"))
     parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--context", type=int, default=10)
+    parser.add_argument("--hidden", default=",".join(map(str, HIDDEN)))
     args = parser.parse_args()
+    CONTEXT = args.context
+    HIDDEN = tuple(int(h) for h in args.hidden.split(","))
     rng = np.random.default_rng(7)
     train_q = to_int8(np.load(os.path.join(args.data, "train_features.npy")))
     train_x8, train_y, _ = windows(train_q, np.load(os.path.join(args.data, "train_labels.npy")))
