@@ -52,6 +52,10 @@ public final class Frontend {
         features.deallocate()
     }
 
+    /// Bytes of state carried from frame to frame: the window's sample buffer and the noise estimates.
+    /// (FFT, spectrum and filterbank buffers are scratch, rewritten every frame.)
+    public var stateBytes: Int { window.size * MemoryLayout<Int16>.size + configuration.channelCount * MemoryLayout<UInt32>.size }
+
     /// FFT length used (next power of two ≥ the window).
     public var fftSize: Int { fft.size }
     /// The window's Q12 coefficients (for comparing with other implementations' tables).

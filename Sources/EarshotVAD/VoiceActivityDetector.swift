@@ -57,6 +57,13 @@ public final class VoiceActivityDetector {
 
     deinit { context.deallocate() }
 
+    /// Bytes of streaming state carried between blocks: frontend buffers and noise estimates, the feature context,
+    /// and any model variables.
+    public var stateBytes: Int { frontend.stateBytes + channels * contextFrames + interpreter.variableSize }
+
+    /// Bytes of model weights and other constants.
+    public var weightBytes: Int { interpreter.constantSize }
+
     /// Feeds samples; `onBlock` receives each completed 10 ms block's index and probability in Q15 (0…32768).
     public func process(_ samples: UnsafeBufferPointer<Int16>, onBlock: (_ block: Int, _ probabilityQ15: Int32) -> Void) throws(RecognizerError) {
         var offset = 0
@@ -67,7 +74,8 @@ public final class VoiceActivityDetector {
             samplesSeen += consumed
             guard ready else { continue }
             // Slide the context window by one frame and append the new frame's int8 features.
-            (context).update(from: context + channels, count: channels * (contextFrames - 1))
+            // Overlapping regions: copyMemory is memmove.
+            UnsafeMutableRawPointer(context).copyMemory(from: context + channels, byteCount: channels * (contextFrames - 1))
             let newest = context + channels * (contextFrames - 1)
             for c in 0..<channels { newest[c] = Frontend.microSpeechInt8(frontend.features[c]) }
             framesSeen += 1
