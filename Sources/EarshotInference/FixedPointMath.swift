@@ -43,6 +43,20 @@ public enum FixedPointMath {
         return roundingDivideByPOT(doublingHighMul(x &* (1 &<< Int32(leftShift)), multiplier), rightShift)
     }
 
+    /// `MultiplyByQuantizedMultiplier` built with `TFLITE_SINGLE_ROUNDING`: one rounding step, half up:
+    /// (x · multiplier + 2^(30 − shift)) >> (31 − shift). LiteRT's reference FULLY_CONNECTED requantises this way.
+    @inline(__always)
+    public static func multiplyByQuantizedMultiplierSingleRounding(_ x: Int32, _ multiplier: Int32, _ shift: Int) -> Int32 {
+        let totalShift = Int64(31 - shift)
+        return Int32(truncatingIfNeeded: (Int64(x) * Int64(multiplier) + (Int64(1) << (totalShift - 1))) >> totalShift)
+    }
+
+    /// Requantises with the given rounding.
+    @inline(__always)
+    public static func requantize(_ x: Int32, _ multiplier: Int32, _ shift: Int, _ rounding: Rounding) -> Int32 {
+        rounding == .double ? multiplyByQuantizedMultiplier(x, multiplier, shift) : multiplyByQuantizedMultiplierSingleRounding(x, multiplier, shift)
+    }
+
     /// `MultiplyByQuantizedMultiplierSmallerThanOneExp`: the same with a non-positive shift.
     @inline(__always)
     public static func multiplyByQuantizedMultiplierSmallerThanOne(_ x: Int32, _ multiplier: Int32, _ shift: Int) -> Int32 {

@@ -1,3 +1,22 @@
+/// How an operator requantises its int32 accumulators.
+public enum Rounding: String, Sendable, Hashable, Codable, CaseIterable {
+    /// gemmlowp's two steps (`SaturatingRoundingDoublingHighMul`, then `RoundingDivideByPOT`).
+    case double
+    /// One step, half up (`TFLITE_SINGLE_ROUNDING`).
+    case single
+}
+
+/// Which implementation's requantisation the fully connected kernel follows. Everything else is the same in both.
+public enum Compatibility: String, Sendable, Hashable, Codable, CaseIterable {
+    /// LiteRT's reference kernels: FULLY_CONNECTED rounds once; convolutions and the rest round twice. The default.
+    case liteRT
+    /// TensorFlow Lite Micro's default build: every kernel rounds twice.
+    case tflm
+
+    /// The rounding FULLY_CONNECTED uses under this compatibility.
+    public var fullyConnectedRounding: Rounding { self == .liteRT ? .single : .double }
+}
+
 /// Which kernel implementations the interpreter uses. Both give identical results (tested); the reference
 /// versions are the plain loops that mirror TFLite's reference kernels and are never deleted.
 public enum KernelSet: String, Sendable, Hashable, Codable, CaseIterable {
@@ -31,11 +50,17 @@ public final class Interpreter {
 
     /// The kernel implementations in use.
     public let kernels: KernelSet
+    /// Whose requantisation rounding is reproduced.
+    public let compatibility: Compatibility
 
     /// Loads `model`, planning memory and preparing every operator; fails on anything unsupported.
-    public init(model: Model, kernels: KernelSet = .fast) throws(ModelError) {
+    /// - Parameters:
+    ///   - kernels: `.fast` (default) or `.reference` loops; identical results.
+    ///   - compatibility: `.liteRT` (default) or `.tflm`; they differ only in FULLY_CONNECTED's rounding.
+    public init(model: Model, kernels: KernelSet = .fast, compatibility: Compatibility = .liteRT) throws(ModelError) {
         self.model = model
         self.kernels = kernels
+        self.compatibility = compatibility
         // Constants: one aligned copy so kernels can read them through typed pointers.
         var constantOffsets: [[Int?]] = []
         var constantBytes = 0

@@ -33,6 +33,21 @@ struct MicroSpeechTests {
         #expect(try interpreter.outputIntegers(0) == expected)
     }
 
+    /// TFLM's own rounding (`.tflm`) gives the same scores: micro_speech runs as it does on a microcontroller.
+    @Test(arguments: ["yes", "no", "noise", "silence"])
+    func tflmCompatibilityGivesTheSameScores(word: String) throws {
+        let samples = try Self.wav(Fixtures.path("tflm-micro-speech/\(word)_1000ms.wav"))
+        let features = try Frontend(.microSpeech).frames(of: samples).flatMap { $0.map(Frontend.microSpeechInt8) }
+        var outputs: [[Int]] = []
+        for compatibility in Compatibility.allCases {
+            let interpreter = try Interpreter(model: try Model(contentsOf: Self.model), compatibility: compatibility)
+            try interpreter.setInput(0, features)
+            try interpreter.invoke()
+            outputs.append(try interpreter.outputIntegers(0))
+        }
+        #expect(outputs[0] == outputs[1])
+    }
+
     @Test func theFixtureReadmeScoresForYesHold() throws {
         let samples = try Self.wav(Fixtures.path("tflm-micro-speech/yes_1000ms.wav"))
         let features = try Frontend(.microSpeech).frames(of: samples).flatMap { $0.map(Frontend.microSpeechInt8) }

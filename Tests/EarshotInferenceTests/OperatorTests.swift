@@ -13,6 +13,25 @@ struct OperatorTests {
     }
     static let names: [String] = cases.compactMap { $0["name"] as? String }
 
+    /// TFLM compatibility rounds FULLY_CONNECTED twice; on the wide cases some outputs must then differ from
+    /// LiteRT's single rounding by exactly one (proof that the wide cases tell the two apart).
+    @Test func tflmCompatibilityDiffersOnlyByOneInFullyConnected() throws {
+        var differing = 0
+        for name in Self.names where name.hasPrefix("fully_connected_wide") {
+            let entry = try #require(Self.cases.first { $0["name"] as? String == name })
+            let url = try #require(Bundle.module.url(forResource: "Vectors/ops/\(name)", withExtension: "tflite"))
+            let interpreter = try Interpreter(model: try Model(contentsOf: url.path), compatibility: .tflm)
+            try interpreter.setInput(0, (entry["inputs"] as! [[Double]])[0].map { Int8($0) })
+            try interpreter.invoke()
+            let reference = (entry["reference"] as! [[Double]])[0].map(Int.init)
+            for (ours, theirs) in zip(try interpreter.outputIntegers(0), reference) where ours != theirs {
+                #expect(abs(ours - theirs) == 1)
+                differing += 1
+            }
+        }
+        #expect(differing > 0)
+    }
+
     @Test(arguments: names, KernelSet.allCases)
     func outputsEqualTheReference(name: String, kernels: KernelSet) throws {
         let entry = try #require(Self.cases.first { $0["name"] as? String == name })

@@ -22,7 +22,7 @@ struct VoiceActivityDetectorTests {
         return object?["clips"] as? [String: [String: Any]] ?? [:]
     }
 
-    /// Scores equal an independent computation (earshot features + NumPy windows + LiteRT's builtin kernels),
+    /// Scores equal an independent computation (earshot features + NumPy windows + LiteRT's reference kernels),
     /// block for block, and there is exactly one score per 10 ms block.
     @Test(arguments: ["yes", "no", "silence", "noise", "librivox_0880"])
     func scoresEqualTheReferenceComputation(clip: String) throws {

@@ -80,6 +80,49 @@ def bias_for(g, rng, input_index, filter_scales, count):
                     data=rng.integers(-2000, 2000, count).astype("<i4"))
 
 
+def _requantize(acc, multiplier, shift, single):
+    """Both TFLite requantisations, in Python integers (for choosing distinguishing cases)."""
+    if single:
+        total = 31 - shift
+        return (acc * multiplier + (1 << (total - 1))) >> total
+    product = acc * (1 << max(shift, 0)) * multiplier
+    nudge = (1 << 30) if product >= 0 else 1 - (1 << 30)
+    high = -((-(product + nudge)) >> 31) if product + nudge < 0 else (product + nudge) >> 31
+    exponent = max(-shift, 0)
+    mask = (1 << exponent) - 1
+    threshold = (mask >> 1) + (1 if high < 0 else 0)
+    return (high >> exponent) + (1 if (high & mask) > threshold else 0)
+
+
+def fully_connected_wide(rng):
+    """Deep dot products with unclamped outputs, kept only when one-step and two-step requantisation disagree on some
+    output: these cases tell the two apart (LiteRT's reference FULLY_CONNECTED rounds once, TFLM twice)."""
+    import math
+    while True:
+        g = Graph(rng)
+        depth, outputs = int(rng.integers(64, 400)), int(rng.integers(8, 48))
+        x = g.int8([1, depth])
+        w_scale = rng.uniform(0.001, 0.05)
+        weights = rng.integers(-127, 128, (outputs, depth)).astype(np.int8)
+        w = g.tensor([outputs, depth], T.INT8, scale=w_scale, zero_point=0, data=weights)
+        b = bias_for(g, rng, x, [w_scale], outputs)
+        y = g.tensor([1, outputs], T.INT8, scale=g.tensors[x].quantization.scale[0] * w_scale * np.sqrt(depth) * 0.6,
+                     zero_point=int(rng.integers(-20, 20)))
+        o = S.FullyConnectedOptionsT(); o.fusedActivationFunction = S.ActivationFunctionType.NONE
+        model = g.model(B.FULLY_CONNECTED, [x, w, b], [y], [x], O.FullyConnectedOptions, o)
+        values = rng.integers(-128, 128, depth)
+        qi, qo = g.tensors[x].quantization, g.tensors[y].quantization
+        real = float(np.float32(qi.scale[0])) * float(np.float32(w_scale)) / float(np.float32(qo.scale[0]))
+        fraction, shift = math.frexp(real)
+        multiplier = int(round(fraction * 2 ** 31))
+        bias = np.frombuffer(bytes(g.buffers[g.tensors[b].buffer].data), dtype="<i4")
+        for k in range(outputs):
+            acc = int(np.sum(weights[k].astype(np.int64) * (values - qi.zeroPoint[0]))) + int(bias[k])
+            one, two = (min(max(_requantize(acc, multiplier, shift, s) + qo.zeroPoint[0], -128), 127) for s in (True, False))
+            if one != two:
+                return model, [values.tolist()]
+
+
 def fully_connected(rng):
     g = Graph(rng)
     batches, depth, outputs = int(rng.integers(1, 4)), int(rng.integers(1, 40)), int(rng.integers(1, 20))
@@ -318,7 +361,7 @@ OPS = {
     "logistic": logistic, "add": elementwise(B.ADD, O.AddOptions, S.AddOptionsT),
     "mul": elementwise(B.MUL, O.MulOptions, S.MulOptionsT), "mean": mean, "concatenation": concatenation,
     "split_v": split_v, "strided_slice": strided_slice, "pad": pad, "reshape": reshape, "quantize": quantize,
-    "dequantize": dequantize,
+    "dequantize": dequantize, "fully_connected_wide": fully_connected_wide,
 }
 
 
@@ -339,14 +382,15 @@ def main():
     differing = 0
     for op, make in OPS.items():
         # Convolutions and fully connected layers have fast variants in Earshot: give them more shapes.
-        for n in range(CASES * 3 if op in ("conv_2d", "depthwise_conv_2d", "fully_connected") else CASES):
-            model_bytes = make(rng)
+        for n in range(CASES * 3 if op in ("conv_2d", "depthwise_conv_2d", "fully_connected", "fully_connected_wide") else CASES):
+            made = make(rng)
+            model_bytes, chosen_inputs = made if isinstance(made, tuple) else (made, None)
             name = f"{op}_{n}"
             with open(os.path.join(OUT, f"{name}.tflite"), "wb") as f:
                 f.write(model_bytes)
             probe = Interpreter(model_content=model_bytes)
-            inputs = []
-            for d in probe.get_input_details():
+            inputs = list(chosen_inputs or [])
+            for d in probe.get_input_details()[len(inputs):]:
                 if d["dtype"] == np.float32:
                     inputs.append(rng.uniform(-20, 20, d["shape"]).astype(np.float32).flatten().tolist())
                 else:

@@ -1,11 +1,7 @@
 #!/usr/bin/env python3
 """Reference per-block VAD probabilities for the fixture clips, computed independently of Earshot's Swift VAD:
 features from `earshot features` (the frontend, itself checked against TFLM), int8 scaling in NumPy, the 24-frame
-windows and 2-block look-back of the manifest, and LiteRT running model.tflite with its builtin kernels.
-
-Why the builtin and not the reference resolver: on this model LiteRT 2.3.0's BUILTIN_REF FULLY_CONNECTED rounds a few
-requantisations in one step (correctly rounded), while TFLite's documented double rounding, LiteRT's builtin kernels
-and Earshot give the other neighbour (1 LSB). RESOLVER=BUILTIN_REF reproduces that comparison.
+windows and 2-block look-back of the manifest, and LiteRT's reference kernels running model.tflite.
 
 Usage: python3 Models/vad/recipe/reference_scores.py   (writes Tests/EarshotVADTests/Vectors/reference_scores.json)
 """
@@ -30,10 +26,10 @@ def main():
     context, lookback = manifest["window_frames"], manifest["lookback_blocks"]
     earshot = os.path.join(ROOT, ".build", "release", "earshot")
     interpreter = Interpreter(model_path=os.path.join(BUNDLE, "model.tflite"), num_threads=1,
-                              experimental_op_resolver_type=getattr(OpResolverType, os.environ.get("RESOLVER", "BUILTIN_WITHOUT_DEFAULT_DELEGATES")))
+                              experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
     interpreter.allocate_tensors()
     i, o = interpreter.get_input_details()[0]["index"], interpreter.get_output_details()[0]["index"]
-    result = {"meta": {"generator": "Models/vad/recipe/reference_scores.py", "resolver": os.environ.get("RESOLVER", "BUILTIN_WITHOUT_DEFAULT_DELEGATES"), "model_sha256": manifest["model_sha256"]}, "clips": {}}
+    result = {"meta": {"generator": "Models/vad/recipe/reference_scores.py", "resolver": "BUILTIN_REF", "model_sha256": manifest["model_sha256"]}, "clips": {}}
     for name, relative in CLIPS.items():
         path = os.path.join(FIXTURES, relative)
         raw = subprocess.run([earshot, "features", path, "--stride-ms", "10", "--tables", "microFrontend", "--format", "raw"],

@@ -49,7 +49,7 @@ final class FastFullyConnectedKernel: Kernel {
                 for o in 0..<r.outputDepth {
                     var accumulator = Self.dot(r.filter + o * depth, row, depth) &+ rowTerms[o]
                     if r.filterOffset != 0 { accumulator &+= r.filterOffset &* inputSum }
-                    var value = FixedPointMath.multiplyByQuantizedMultiplier(accumulator, multiplier[o], shift[o]) &+ r.outputOffset
+                    var value = FixedPointMath.requantize(accumulator, multiplier[o], shift[o], r.rounding) &+ r.outputOffset
                     value = min(max(value, r.activationMin), r.activationMax)
                     r.output[b * r.outputDepth + o] = Int8(truncatingIfNeeded: value)
                 }

@@ -6,8 +6,10 @@ final class FullyConnectedKernel: Kernel {
     let inputOffset: Int32, filterOffset: Int32, outputOffset: Int32
     let multipliers: [Int32], shifts: [Int]
     let activationMin: Int32, activationMax: Int32
+    let rounding: Rounding
 
     init(_ c: KernelContext) throws(ModelError) {
+        rounding = c.interpreter.compatibility.fullyConnectedRounding
         let input = try c.input(0), filter = try c.input(1), output = try c.output(0)
         try c.expect(input, [.int8], "input"); try c.expect(filter, [.int8], "weights"); try c.expect(output, [.int8], "output")
         try c.expectQuantized(input, "input"); try c.expectQuantized(output, "output")
@@ -50,7 +52,7 @@ final class FullyConnectedKernel: Kernel {
                         accumulator &+= (Int32(weights[d]) &+ filterOffset) &* (Int32(row[d]) &+ inputOffset)
                     }
                     if let bias { accumulator &+= bias[o] }
-                    var value = FixedPointMath.multiplyByQuantizedMultiplier(accumulator, multiplier[o], shift[o]) &+ outputOffset
+                    var value = FixedPointMath.requantize(accumulator, multiplier[o], shift[o], rounding) &+ outputOffset
                     value = min(max(value, activationMin), activationMax)
                     output[b * outputDepth + o] = Int8(truncatingIfNeeded: value)
                 }
