@@ -35,7 +35,8 @@ let package = Package(
         // Libraries.
         .target(name: "EarshotMonitoring", swiftSettings: swiftSettings),
         .target(name: "EarshotDSP", swiftSettings: swiftSettings),
-        .target(name: "EarshotInference", swiftSettings: swiftSettings),
+        .target(name: "CEarshotKernels"),
+        .target(name: "EarshotInference", dependencies: ["CEarshotKernels"], swiftSettings: swiftSettings),
         .target(name: "EarshotBundles", dependencies: ["EarshotDSP", "EarshotInference", .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: swiftSettings),
         .target(name: "EarshotVAD", dependencies: ["EarshotDSP", "EarshotInference", "EarshotBundles"], swiftSettings: swiftSettings),
