@@ -9,9 +9,14 @@ out=.build-fuzz
 mkdir -p "$out" "$out/corpus"
 binary="$out/model-reader-fuzzer"
 sources=(Sources/EarshotInference/*.swift Sources/EarshotInference/Kernels/*.swift Fuzz/ModelReaderFuzzer/*.swift)
-if [ ! -x "$binary" ] || [ -n "$(find "${sources[@]}" -newer "$binary" 2>/dev/null | head -1)" ]; then
-  echo "fuzz: building $binary (swiftc -sanitize=fuzzer,address)"
-  swiftc -O -g -parse-as-library -sanitize=fuzzer,address -module-name EarshotFuzz "${sources[@]}" -o "$binary"
+csources=(Sources/CEarshotKernels/*.c)
+if [ ! -x "$binary" ] || [ -n "$(find "${sources[@]}" "${csources[@]}" -newer "$binary" 2>/dev/null | head -1)" ]; then
+  echo "fuzz: building $binary (swiftc -sanitize=fuzzer,address; the C kernels with clang, instrumented alike)"
+  mkdir -p "$out/include"
+  printf 'module CEarshotKernels {\n  header "%s"\n  export *\n}\n' "$PWD/Sources/CEarshotKernels/include/earshot_kernels.h" > "$out/include/module.modulemap"
+  clang -O2 -g -fsanitize=fuzzer-no-link,address -I Sources/CEarshotKernels/include -c "${csources[@]}" -o "$out/earshot_kernels.o"
+  swiftc -O -g -parse-as-library -sanitize=fuzzer,address -module-name EarshotFuzz -I "$out/include" \
+    "${sources[@]}" "$out/earshot_kernels.o" -o "$binary"
 fi
 args=("$@")
 [ ${#args[@]} -eq 0 ] && args=(-runs=20000)
