@@ -113,3 +113,50 @@ struct FeaturesCommandTests {
         #expect(frames.count == 98 && frames.allSatisfy { $0.count == 40 })
     }
 }
+
+/// `earshot vad` as scripts use it.
+@Suite("earshot vad")
+struct VADCommandTests {
+    static let speech = Fixtures.path("pocketsphinx/sense_and_sensibility_01_austen_64kb-0880.wav")
+
+    @Test func framesPrintsExactlyOneProbabilityPer10msAndNothingElse() throws {
+        let result = try Programs.earshot(["vad", Self.speech, "--format", "frames"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n")
+        #expect(lines.count == 47_840 / 160)
+        #expect(lines.allSatisfy { Double($0).map { (0...1).contains($0) } ?? false })
+    }
+
+    @Test func segmentsCoverTheSpeechAndJSONCarriesBoth() throws {
+        let segments = try Programs.earshot(["vad", Self.speech])
+        let pairs = segments.stdout.split(separator: "\n").map { $0.split(separator: " ").compactMap { Double($0) } }
+        #expect(pairs.count == 1 && pairs[0].count == 2)
+        // The .lab file says speech runs 0.25–2.77 s; the segment adds pre- and post-roll.
+        #expect(pairs[0][0] <= 0.25 && pairs[0][1] >= 2.7)
+        let json = try Programs.earshot(["vad", Self.speech, "--format", "json"])
+        let object = try #require(try JSONSerialization.jsonObject(with: json.stdoutData) as? [String: Any])
+        #expect((object["probabilities"] as? [Double])?.count == 299)
+        #expect((object["segments"] as? [[String: Double]])?.count == 1)
+        #expect(object["frame_ms"] as? Int == 10)
+    }
+
+    @Test func eightKilohertzInputIsResampledAndStillDetected() throws {
+        try #require(Programs.available("sox"))
+        let directory = Fixtures.temporaryDirectory("vad8k")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let narrow = directory + "/speech-8k.wav"
+        #expect(try Programs.run("/usr/bin/sox", [Self.speech, "-r", "8000", narrow]).status == 0)
+        let result = try Programs.earshot(["vad", narrow])
+        #expect(result.status == 0, "\(result.stderr)")
+        let pairs = result.stdout.split(separator: "\n").map { $0.split(separator: " ").compactMap { Double($0) } }
+        #expect(!pairs.isEmpty && pairs[0][0] <= 0.3 && pairs.last![1] >= 2.6)
+    }
+
+    @Test func silenceGivesNoSegmentsAndBadArgumentsAreRefused() throws {
+        let quiet = try Programs.earshot(["vad", Fixtures.path("tflm-micro-speech/silence_1000ms.wav")])
+        #expect(quiet.status == 0 && quiet.stdout.isEmpty)
+        #expect(try Programs.earshot(["vad", Self.speech, "--format", "xml"]).status == 64)
+        #expect(try Programs.earshot(["vad"]).status == 64)
+        #expect(try Programs.earshot(["vad", "/nonexistent.wav"]).status == 66)
+    }
+}
