@@ -13,6 +13,16 @@ func wakeWordModel(_ name: String) -> String? {
     return FileManager.default.fileExists(atPath: path) ? path : nil
 }
 
+/// Deterministic pseudo-random bytes in input 0.
+func fillInput(_ interpreter: Interpreter) throws {
+    let input = try interpreter.input(0)
+    var state: UInt32 = 7
+    for i in 0..<input.info.byteCount {
+        state = state &* 1_664_525 &+ 1_013_904_223
+        input.data.storeBytes(of: UInt8(truncatingIfNeeded: state >> 24), toByteOffset: i, as: UInt8.self)
+    }
+}
+
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(metrics: [.wallClock, .cpuTotal, .mallocCountTotal], warmupIterations: 20,
                                            maxDuration: .seconds(3))
@@ -21,16 +31,11 @@ let benchmarks: @Sendable () -> Void = {
     for (name, path) in models {
         Benchmark("Interpreter.invoke \(name)") { benchmark in
             let interpreter = try Interpreter(model: try Model(contentsOf: path))
-            let input = try interpreter.input(0)
-            var state: UInt32 = 7
-            for i in 0..<input.count {
-                state = state &* 1_664_525 &+ 1_013_904_223
-                input.data.storeBytes(of: UInt8(truncatingIfNeeded: state >> 24), toByteOffset: i, as: UInt8.self)
-            }
+            try fillInput(interpreter)
             benchmark.startMeasurement()
             for _ in benchmark.scaledIterations {
                 try interpreter.invoke()
-                blackHole(input.data)
+                blackHole(interpreter)
             }
         }
         Benchmark("Interpreter.invoke \(name) (reference kernels)") { benchmark in
@@ -41,12 +46,7 @@ let benchmarks: @Sendable () -> Void = {
         // Ten invocations per iteration: mallocs above the harness floor here are allocations inside invoke().
         Benchmark("Interpreter.invoke \(name) ×10 (allocation check)") { benchmark in
             let interpreter = try Interpreter(model: try Model(contentsOf: path))
-            let input = try interpreter.input(0)
-            var state: UInt32 = 7
-            for i in 0..<input.count {
-                state = state &* 1_664_525 &+ 1_013_904_223
-                input.data.storeBytes(of: UInt8(truncatingIfNeeded: state >> 24), toByteOffset: i, as: UInt8.self)
-            }
+            try fillInput(interpreter)
             try interpreter.invoke()
             benchmark.startMeasurement()
             for _ in benchmark.scaledIterations {

@@ -25,18 +25,13 @@ final class Conv2DKernel: Kernel {
         let padding = try c.padding(0)
         strideW = Int(try c.option(1, default: Int32(1))); strideH = Int(try c.option(2, default: Int32(1)))
         dilationW = Int(try c.option(4, default: Int32(1))); dilationH = Int(try c.option(5, default: Int32(1)))
-        guard strideW > 0, strideH > 0, dilationW > 0, dilationH > 0 else { throw c.error("strides and dilations must be positive") }
-        let vertical = convolutionGeometry(padding: padding, input: inputHeight, filter: filterHeight, stride: strideH, dilation: dilationH)
-        let horizontal = convolutionGeometry(padding: padding, input: inputWidth, filter: filterWidth, stride: strideW, dilation: dilationW)
-        (outputHeight, padH, outputWidth, padW) = (vertical.output, vertical.padding, horizontal.output, horizontal.padding)
-        guard output.shape == [batches, outputHeight, outputWidth, outputDepth] else {
-            throw c.error("output \(output.shape) should be \([batches, outputHeight, outputWidth, outputDepth])")
+        guard output.shape.count == 4, output.shape[0] == batches, output.shape[3] == outputDepth else {
+            throw c.error("output \(output.shape) should have \(batches) batches and \(outputDepth) channels")
         }
-        if let bias = c.optionalInput(2) {
-            try c.expect(bias, [.int32], "bias")
-            guard bias.count == outputDepth else { throw c.error("bias has \(bias.count) values for \(outputDepth) channels") }
-            self.bias = UnsafePointer(bias.pointer(Int32.self))
-        } else { self.bias = nil }
+        (outputHeight, padH, outputWidth, padW) = try windowGeometry(
+            c, padding: padding, input: (inputHeight, inputWidth), filter: (filterHeight, filterWidth),
+            stride: (strideH, strideW), dilation: (dilationH, dilationW), expected: output.shape)
+        bias = try optionalBias(c, channels: outputDepth)
         (multipliers, shifts) = try perChannelMultipliers(c, input: input, filter: filter, output: output, channels: outputDepth)
         inputOffset = -input.zeroPoint
         outputOffset = output.zeroPoint
@@ -81,6 +76,28 @@ final class Conv2DKernel: Kernel {
             }
         }}
     }
+}
+
+/// The optional int32 bias input (index 2), checked to hold one value per output channel.
+func optionalBias(_ c: KernelContext, channels: Int) throws(ModelError) -> UnsafePointer<Int32>? {
+    guard let bias = c.optionalInput(2) else { return nil }
+    try c.expect(bias, [.int32], "bias")
+    guard bias.count == channels else { throw c.error("bias has \(bias.count) values for \(channels) channels") }
+    return UnsafePointer(bias.pointer(Int32.self))
+}
+
+/// Output size and padding of a 2-D window over NHWC input, checked against the output tensor's shape.
+func windowGeometry(_ c: KernelContext, padding: Padding, input: (height: Int, width: Int), filter: (height: Int, width: Int),
+                    stride: (height: Int, width: Int), dilation: (height: Int, width: Int), expected: [Int])
+    throws(ModelError) -> (height: Int, padH: Int, width: Int, padW: Int) {
+    guard stride.height > 0, stride.width > 0, dilation.height > 0, dilation.width > 0 else {
+        throw c.error("strides and dilations must be positive")
+    }
+    let vertical = convolutionGeometry(padding: padding, input: input.height, filter: filter.height, stride: stride.height, dilation: dilation.height)
+    let horizontal = convolutionGeometry(padding: padding, input: input.width, filter: filter.width, stride: stride.width, dilation: dilation.width)
+    let shape = [expected[0], vertical.output, horizontal.output, expected[3]]
+    guard expected == shape else { throw c.error("output \(expected) should be \(shape)") }
+    return (vertical.output, vertical.padding, horizontal.output, horizontal.padding)
 }
 
 /// Per-channel requantisation (`PopulateConvolutionQuantizationParams`): input·filter[c]/output scales as Q31 + shift.

@@ -20,20 +20,15 @@ final class DepthwiseConv2DKernel: Kernel {
         let padding = try c.padding(0)
         strideW = Int(try c.option(1, default: Int32(1))); strideH = Int(try c.option(2, default: Int32(1)))
         dilationW = Int(try c.option(5, default: Int32(1))); dilationH = Int(try c.option(6, default: Int32(1)))
-        guard strideW > 0, strideH > 0, dilationW > 0, dilationH > 0 else { throw c.error("strides and dilations must be positive") }
         guard inputDepth > 0, outputDepth % inputDepth == 0 else { throw c.error("output depth \(outputDepth) is not a multiple of input depth \(inputDepth)") }
         depthMultiplier = outputDepth / inputDepth
-        let vertical = convolutionGeometry(padding: padding, input: inputHeight, filter: filterHeight, stride: strideH, dilation: dilationH)
-        let horizontal = convolutionGeometry(padding: padding, input: inputWidth, filter: filterWidth, stride: strideW, dilation: dilationW)
-        (outputHeight, padH, outputWidth, padW) = (vertical.output, vertical.padding, horizontal.output, horizontal.padding)
-        guard output.shape == [batches, outputHeight, outputWidth, outputDepth] else {
-            throw c.error("output \(output.shape) should be \([batches, outputHeight, outputWidth, outputDepth])")
+        guard output.shape.count == 4, output.shape[0] == batches, output.shape[3] == outputDepth else {
+            throw c.error("output \(output.shape) should have \(batches) batches and \(outputDepth) channels")
         }
-        if let bias = c.optionalInput(2) {
-            try c.expect(bias, [.int32], "bias")
-            guard bias.count == outputDepth else { throw c.error("bias has \(bias.count) values for \(outputDepth) channels") }
-            self.bias = UnsafePointer(bias.pointer(Int32.self))
-        } else { self.bias = nil }
+        (outputHeight, padH, outputWidth, padW) = try windowGeometry(
+            c, padding: padding, input: (inputHeight, inputWidth), filter: (filterHeight, filterWidth),
+            stride: (strideH, strideW), dilation: (dilationH, dilationW), expected: output.shape)
+        bias = try optionalBias(c, channels: outputDepth)
         (multipliers, shifts) = try perChannelMultipliers(c, input: input, filter: filter, output: output, channels: outputDepth)
         inputOffset = -input.zeroPoint
         outputOffset = output.zeroPoint

@@ -23,13 +23,7 @@ final class FullyConnectedKernel: Kernel {
         }
         batches = input.count / accumulationDepth
         guard output.count == batches * outputDepth else { throw c.error("output \(output.shape) is not \(batches) × \(outputDepth)") }
-        if let bias = c.optionalInput(2) {
-            try c.expect(bias, [.int32], "bias")
-            guard bias.count == outputDepth else { throw c.error("bias has \(bias.count) values for \(outputDepth) outputs") }
-            self.bias = UnsafePointer(bias.pointer(Int32.self))
-        } else {
-            self.bias = nil
-        }
+        bias = try optionalBias(c, channels: outputDepth)
         (multipliers, shifts) = try perChannelMultipliers(c, input: input, filter: filter, output: output, channels: outputDepth)
         inputOffset = -input.zeroPoint
         filterOffset = -filter.zeroPoint

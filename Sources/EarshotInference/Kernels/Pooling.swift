@@ -20,13 +20,11 @@ final class PoolingKernel: Kernel {
         let padding = try c.padding(0)
         strideW = Int(try c.option(1, default: Int32(1))); strideH = Int(try c.option(2, default: Int32(1)))
         filterWidth = Int(try c.option(3, default: Int32(1))); filterHeight = Int(try c.option(4, default: Int32(1)))
-        guard strideW > 0, strideH > 0, filterWidth > 0, filterHeight > 0 else { throw c.error("strides and filter sizes must be positive") }
-        let vertical = convolutionGeometry(padding: padding, input: inputHeight, filter: filterHeight, stride: strideH, dilation: 1)
-        let horizontal = convolutionGeometry(padding: padding, input: inputWidth, filter: filterWidth, stride: strideW, dilation: 1)
-        (outputHeight, padH, outputWidth, padW) = (vertical.output, vertical.padding, horizontal.output, horizontal.padding)
-        guard output.shape == [batches, outputHeight, outputWidth, depth] else {
-            throw c.error("output \(output.shape) should be \([batches, outputHeight, outputWidth, depth])")
-        }
+        guard filterWidth > 0, filterHeight > 0 else { throw c.error("filter sizes must be positive") }
+        guard output.shape[0] == batches, output.shape[3] == depth else { throw c.error("output \(output.shape) should keep \(batches) batches and \(depth) channels") }
+        (outputHeight, padH, outputWidth, padW) = try windowGeometry(
+            c, padding: padding, input: (inputHeight, inputWidth), filter: (filterHeight, filterWidth),
+            stride: (strideH, strideW), dilation: (1, 1), expected: output.shape)
         (activationMin, activationMax) = try activationRange(try c.activation(5), output: output)
         self.input = UnsafePointer(input.pointer(Int8.self)); self.output = output.pointer(Int8.self)
     }
