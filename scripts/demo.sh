@@ -61,4 +61,8 @@ step "earshot classify over the recorded 48 kHz capture, half-second hops"
 "$earshot" classify --model Demo/models/micro_speech_quantized.tflite --labels silence,unknown,yes,no \
     --audio "$work/goforward-from-48k.flac"
 
+step "earshot vad $work/goforward.wav (integer VAD: speech segments, then one probability per 10 ms)"
+"$earshot" vad "$work/goforward.wav"
+"$earshot" vad "$work/goforward.wav" --format frames | awk 'NR % 25 == 1 { printf "  %5.2f s  %s\n", (NR - 1) / 100, $1 }'
+
 step "Done. Files are in $work/"
