@@ -152,6 +152,18 @@ struct VADCommandTests {
         #expect(!pairs.isEmpty && pairs[0][0] <= 0.3 && pairs.last![1] >= 2.6)
     }
 
+    @Test func liveCaptureFromAnALSAFilePCMFindsTheSpeech() throws {
+        let directory = Fixtures.temporaryDirectory("vadlive")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let raw = directory + "/speech.raw"
+        try Data(try Data(contentsOf: URL(fileURLWithPath: Self.speech)).dropFirst(44)).write(to: URL(fileURLWithPath: raw))
+        let config = try Fixtures.alsaFilePCM(name: "vad_mic", infile: raw, in: directory)
+        let result = try Programs.earshot(["vad", "--device", "vad_mic", "--alsa-config", config, "--seconds", "2.99"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let pairs = result.stdout.split(separator: "\n").map { $0.split(separator: " ").compactMap { Double($0) } }
+        #expect(pairs.count == 1 && pairs[0][0] <= 0.25 && pairs[0][1] >= 2.7, "\(result.stdout)")
+    }
+
     @Test func silenceGivesNoSegmentsAndBadArgumentsAreRefused() throws {
         let quiet = try Programs.earshot(["vad", Fixtures.path("tflm-micro-speech/silence_1000ms.wav")])
         #expect(quiet.status == 0 && quiet.stdout.isEmpty)

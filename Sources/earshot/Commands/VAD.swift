@@ -66,6 +66,8 @@ extension Earshot {
                 } else if let device {
                     var configuration = CaptureConfiguration(device: device)
                     configuration.configurationFile = alsa.resolvedConfigurationFile
+                    // Capture waits for the VAD rather than dropping audio (a real device reports overruns instead).
+                    configuration.overflowPolicy = .block
                     let session = try CaptureSession(configuration)
                     let interrupt = Record.stopOnInterrupt(session)
                     defer { interrupt.cancel() }
