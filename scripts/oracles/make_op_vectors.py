@@ -184,6 +184,34 @@ def depthwise(rng):
     return g.model(B.DEPTHWISE_CONV_2D, [x, f, b], [y], [x], O.DepthwiseConv2DOptions, o)
 
 
+def depthwise_vectorised(rng):
+    """Depthwise shapes that take Earshot's 8-channel SIMD path: many channels with multiplier 1, or a multiplier that
+    is a multiple of 8 over few channels (micro_speech's first layer is 1 channel × 8)."""
+    g = Graph(rng)
+    if rng.random() < 0.5:
+        c, m = int(rng.choice([8, 16, 24])), 1
+    else:
+        c, m = int(rng.integers(1, 3)), int(rng.choice([8, 16]))
+    h, w_ = int(rng.integers(3, 12)), int(rng.integers(2, 10))
+    kh, kw = int(rng.integers(1, 5)), int(rng.integers(1, min(4, w_) + 1))
+    sh, sw, dh = int(rng.integers(1, 3)), int(rng.integers(1, 3)), int(rng.integers(1, 3))
+    same = bool(rng.integers(0, 2))
+    oh, ow = conv_geometry(h, kh, sh, dh, same), conv_geometry(w_, kw, sw, 1, same)
+    if oh < 1 or ow < 1:
+        return depthwise_vectorised(rng)
+    x = g.int8([1, h, w_, c])
+    scales = rng.uniform(0.001, 0.05, c * m)
+    f = g.tensor([1, kh, kw, c * m], T.INT8, scale=scales, zero_point=[0] * (c * m), dimension=3,
+                 data=rng.integers(-127, 128, (1, kh, kw, c * m)).astype(np.int8))
+    b = bias_for(g, rng, x, scales, c * m)
+    y = g.int8([1, oh, ow, c * m])
+    o = S.DepthwiseConv2DOptionsT()
+    o.padding = S.Padding.SAME if same else S.Padding.VALID
+    o.strideH, o.strideW, o.depthMultiplier, o.dilationHFactor, o.dilationWFactor = sh, sw, m, dh, 1
+    o.fusedActivationFunction = activation(rng)
+    return g.model(B.DEPTHWISE_CONV_2D, [x, f, b], [y], [x], O.DepthwiseConv2DOptions, o)
+
+
 def pool(code):
     def make(rng):
         g = Graph(rng)
@@ -362,6 +390,7 @@ OPS = {
     "mul": elementwise(B.MUL, O.MulOptions, S.MulOptionsT), "mean": mean, "concatenation": concatenation,
     "split_v": split_v, "strided_slice": strided_slice, "pad": pad, "reshape": reshape, "quantize": quantize,
     "dequantize": dequantize, "fully_connected_wide": fully_connected_wide,
+    "depthwise_vectorised": depthwise_vectorised,
 }
 
 
@@ -382,7 +411,7 @@ def main():
     differing = 0
     for op, make in OPS.items():
         # Convolutions and fully connected layers have fast variants in Earshot: give them more shapes.
-        for n in range(CASES * 3 if op in ("conv_2d", "depthwise_conv_2d", "fully_connected", "fully_connected_wide") else CASES):
+        for n in range(CASES * 3 if op in ("conv_2d", "depthwise_conv_2d", "fully_connected", "fully_connected_wide", "depthwise_vectorised") else CASES):
             made = make(rng)
             model_bytes, chosen_inputs = made if isinstance(made, tuple) else (made, None)
             name = f"{op}_{n}"
