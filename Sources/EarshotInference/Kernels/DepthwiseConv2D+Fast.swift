@@ -1,3 +1,5 @@
+import CEarshotKernels
+
 /// DEPTHWISE_CONV_2D, the fast variant: same arithmetic as `DepthwiseConv2DKernel`, reordered so the inner loop
 /// runs over contiguous channels with no bounds checks (the valid filter window is computed per output pixel).
 /// Integer arithmetic is exact, so results equal the reference bit for bit (tested).
@@ -24,8 +26,8 @@ final class FastDepthwiseConv2DKernel: Kernel {
         let (batches, outputHeight, outputWidth, strideH, strideW, padH, padW, dilationH, dilationW, filterHeight, filterWidth, inputHeight, inputWidth, input, filter, output, outputOffset, activationMin, activationMax) = (r.batches, r.outputHeight, r.outputWidth, r.strideH, r.strideW, r.padH, r.padW, r.dilationH, r.dilationW, r.filterHeight, r.filterWidth, r.inputHeight, r.inputWidth, r.input, r.filter, r.output, r.outputOffset, r.activationMin, r.activationMax)
         let depth = r.outputDepth, inputDepth = r.inputDepth, multiplier = r.depthMultiplier
         let offset = r.inputOffset
-        let vectorized = depth % 8 == 0 && (multiplier == 1 || multiplier % 8 == 0)
         let offset16 = Int16(truncatingIfNeeded: offset)
+        let vectorized = depth % 8 == 0 && (multiplier == 1 || multiplier % 8 == 0)
         r.multipliers.withUnsafeBufferPointer { outputMultiplier in
         r.shifts.withUnsafeBufferPointer { outputShift in
             for b in 0..<batches {
@@ -38,8 +40,9 @@ final class FastDepthwiseConv2DKernel: Kernel {
                         let inXOrigin = ox * strideW - padW
                         let fxStart = max(0, (-inXOrigin + dilationW - 1) / dilationW)
                         let fxEnd = min(filterWidth, (inputWidth - inXOrigin + dilationW - 1) / dilationW)
-                        if vectorized {
-                            // Eight output channels at a time, the accumulator kept in a register across all taps.
+                        if vectorized && multiplier == 1 {
+                            // One input channel per output channel: eight at a time, the accumulator kept in a register
+                            // across all taps (measured faster here than the C kernel for the wake-word models' short filters).
                             var oc = 0
                             while oc < depth {
                                 var sums = UnsafeRawPointer(biasOrZero + oc).loadUnaligned(as: SIMD8<Int32>.self)
@@ -53,15 +56,40 @@ final class FastDepthwiseConv2DKernel: Kernel {
                                             // |w| ≤ 128 and |x + offset| ≤ 255, so each product fits in 16 bits: multiply in
                                             // int16 lanes (one instruction on every SIMD ISA), then widen and accumulate.
                                             let weights = SIMD8<Int16>(truncatingIfNeeded: UnsafeRawPointer(w).loadUnaligned(as: SIMD8<Int8>.self))
-                                            let values = multiplier == 1
-                                                ? SIMD8<Int16>(truncatingIfNeeded: UnsafeRawPointer(x + oc).loadUnaligned(as: SIMD8<Int8>.self)) &+ offset16
-                                                : SIMD8<Int16>(repeating: Int16(truncatingIfNeeded: Int32(x[oc / multiplier]) &+ offset))
+                                            let values = SIMD8<Int16>(truncatingIfNeeded: UnsafeRawPointer(x + oc).loadUnaligned(as: SIMD8<Int8>.self)) &+ offset16
                                             sums &+= SIMD8<Int32>(truncatingIfNeeded: weights &* values)
                                         }
                                     }
                                 }
                                 UnsafeMutableRawPointer(accumulators + oc).storeBytes(of: sums, as: SIMD8<Int32>.self)
                                 oc += 8
+                            }
+                        } else if vectorized {
+                            // Depth multiplier a multiple of 8 (eight output channels share one input channel, as in
+                            // micro_speech's first layer): each C call runs one line of the valid filter window, two taps
+                            // per pmaddwd on x86 (exact: |w| ≤ 128, |x + offset| ≤ 255). Lines run along the filter's rows,
+                            // or along its column when it is one tap wide, so each call gets as many taps as possible.
+                            accumulators.update(from: biasOrZero, count: depth)
+                            if fyStart < fyEnd && fxStart < fxEnd {
+                                let byColumn = fxEnd - fxStart == 1 && fyEnd - fyStart > 1
+                                let lines = byColumn ? 1 : fyEnd - fyStart
+                                let taps = byColumn ? fyEnd - fyStart : fxEnd - fxStart
+                                let wStride = byColumn ? filterWidth * depth : depth
+                                let xStride = byColumn ? dilationH * inputWidth * inputDepth : dilationW * inputDepth
+                                let inX = inXOrigin + dilationW * fxStart
+                                for line in 0..<lines {
+                                    let fy = fyStart + line
+                                    let inY = inYOrigin + dilationH * fy
+                                    let x = input + ((b * inputHeight + inY) * inputWidth + inX) * inputDepth
+                                    let w = filter + (fy * filterWidth + fxStart) * depth
+                                    var oc = 0
+                                    while oc < depth {
+                                        earshot_depthwise_row8(accumulators + oc, w + oc, wStride,
+                                                               x + oc / multiplier, xStride,
+                                                               offset, taps, 1)
+                                        oc += 8
+                                    }
+                                }
                             }
                         } else {
                             accumulators.update(from: biasOrZero, count: depth)
