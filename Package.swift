@@ -58,7 +58,7 @@ let package = Package(
                 swiftSettings: swiftSettings),
         .testTarget(name: "EarshotDSPTests", dependencies: ["EarshotDSP", "EarshotAudio", "EarshotTestSupport"],
                     resources: [.copy("Vectors")], swiftSettings: swiftSettings),
-        .testTarget(name: "EarshotInferenceTests", dependencies: ["EarshotInference", "EarshotDSP", "EarshotTestSupport"],
+        .testTarget(name: "EarshotInferenceTests", dependencies: ["EarshotInference", "CEarshotKernels", "EarshotDSP", "EarshotTestSupport"],
                     resources: [.copy("Vectors")], swiftSettings: swiftSettings),
         .testTarget(name: "EarshotVADTests", dependencies: ["EarshotVAD", "EarshotBundles", "EarshotDSP", "EarshotInference", "EarshotTestSupport"],
                     exclude: ["Vectors"], swiftSettings: swiftSettings),

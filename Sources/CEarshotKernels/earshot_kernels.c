@@ -32,9 +32,10 @@ void earshot_depthwise_row8(int32_t *acc, const int8_t *w, ptrdiff_t w_stride, c
                             int32_t offset, size_t count, int broadcast) {
     __m128i lo = _mm_loadu_si128((const __m128i *)acc), hi = _mm_loadu_si128((const __m128i *)(acc + 4));
     const __m128i off = _mm_set1_epi16((int16_t)offset);
-    size_t t = 0;
+    const ptrdiff_t n = (ptrdiff_t)count;
+    ptrdiff_t t = 0;
     // Two taps at a time: interleave their weights (and values) so pmaddwd computes w0·v0 + w1·v1 per channel.
-    for (; t + 2 <= count; t += 2) {
+    for (; t + 2 <= n; t += 2) {
         __m128i w0 = widen8(w + t * w_stride), w1 = widen8(w + (t + 1) * w_stride);
         __m128i wl = _mm_unpacklo_epi16(w0, w1), wh = _mm_unpackhi_epi16(w0, w1);
         if (broadcast) {
@@ -48,7 +49,7 @@ void earshot_depthwise_row8(int32_t *acc, const int8_t *w, ptrdiff_t w_stride, c
             hi = _mm_add_epi32(hi, _mm_madd_epi16(wh, _mm_unpackhi_epi16(v0, v1)));
         }
     }
-    if (t < count) {
+    if (t < n) {
         // Odd tap left over: pair it with a zero weight.
         __m128i w0 = widen8(w + t * w_stride), zero = _mm_setzero_si128();
         __m128i wl = _mm_unpacklo_epi16(w0, zero), wh = _mm_unpackhi_epi16(w0, zero);
@@ -89,15 +90,20 @@ int32_t earshot_dot_i8(const int8_t *a, const int8_t *b, size_t count) {
 
 #endif
 
-#if !defined(__SSE2__)
-// NEON and scalar builds: a plain loop (the compiler vectorises it well on NEON, which has 32-bit lane multiplies).
-void earshot_depthwise_row8(int32_t *acc, const int8_t *w, ptrdiff_t w_stride, const int8_t *x, ptrdiff_t x_stride,
-                            int32_t offset, size_t count, int broadcast) {
-    for (size_t t = 0; t < count; t++) {
+void earshot_depthwise_row8_portable(int32_t *acc, const int8_t *w, ptrdiff_t w_stride, const int8_t *x,
+                                     ptrdiff_t x_stride, int32_t offset, size_t count, int broadcast) {
+    for (ptrdiff_t t = 0; t < (ptrdiff_t)count; t++) {
         for (int k = 0; k < 8; k++) {
             int32_t v = (int32_t)x[t * x_stride + (broadcast ? 0 : k)] + offset;
             acc[k] += (int32_t)w[t * w_stride + k] * v;
         }
     }
+}
+
+#if !defined(__SSE2__)
+// NEON and scalar builds: the plain loop (NEON has 32-bit lane multiplies, and the compiler vectorises it well).
+void earshot_depthwise_row8(int32_t *acc, const int8_t *w, ptrdiff_t w_stride, const int8_t *x, ptrdiff_t x_stride,
+                            int32_t offset, size_t count, int broadcast) {
+    earshot_depthwise_row8_portable(acc, w, w_stride, x, x_stride, offset, count, broadcast);
 }
 #endif
