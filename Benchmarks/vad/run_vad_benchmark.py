@@ -114,7 +114,9 @@ def auc(p, y):
 
 def scores_table(results, clips, detectors):
     rows = {}
-    slices = sorted({c[3]["slice"] for c in clips}, key=lambda s: (s != "clean", s))
+    def order(s):  # clean, then SNR from high to low, then the real recordings and noise-only clips
+        return (0, 0) if s == "clean" else (1, -int(s.split()[0])) if s.endswith(" dB") else (2, s)
+    slices = sorted({c[3]["slice"] for c in clips}, key=order)
     for det in detectors:
         for sl in slices + ["overall (synthetic)"]:
             chosen = [i for i, c in enumerate(clips) if (c[3]["slice"] == sl if sl != "overall (synthetic)" else not c[0].startswith("librivox"))]
@@ -172,6 +174,11 @@ def main():
         on, off = delays(results, clips, det)
         a = rows[(det, "overall (synthetic)")]["auc"]
         lines.append(f"| {det} | " + " | ".join(cells) + f" | {'' if np.isnan(a) else f'{a:.3f}'} | {on:.0f} / {off:.0f} |")
+    scored = [sl for sl in slices if sl != "noise only"] + ["overall (synthetic)"]
+    pr_rows = ["| detector | " + " | ".join(scored) + " |", "|---|" + "---:|" * len(scored)]
+    for det in detectors:
+        pr_rows.append(f"| {det} | " + " | ".join(f"{rows[(det, sl)]['precision']:.3f} / {rows[(det, sl)]['recall']:.3f}"
+                                                    for sl in scored) + " |")
     noise_rows = ["| detector | " + " | ".join(synth.NOISES) + " |", "|---|" + "---:|" * len(synth.NOISES)]
     for det in detectors:
         cells = []
@@ -180,7 +187,8 @@ def main():
             p = np.concatenate([results[det][i] for i in chosen])
             cells.append(f"{np.mean(p >= 0.5):.1%}")
         noise_rows.append(f"| {det} | " + " | ".join(cells) + " |")
-    report = "\n".join(lines) + "\n\nFalse alarms on noise-only clips, by noise type:\n\n" + "\n".join(noise_rows) + \
+    report = "\n".join(lines) + "\n\nPrecision / recall at threshold 0.5, by slice:\n\n" + "\n".join(pr_rows) + \
+             "\n\nFalse alarms on noise-only clips, by noise type:\n\n" + "\n".join(noise_rows) + \
              f"\n\nPython-side cost per 10 ms of audio on this core: Silero (onnxruntime, 1 thread) {silero_us:.1f} µs, " \
              f"WebRTC (C via Python, one call per 10 ms) {webrtc_us:.1f} µs.\n"
     print(report)
