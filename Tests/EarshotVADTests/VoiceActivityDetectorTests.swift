@@ -30,6 +30,7 @@ struct VoiceActivityDetectorTests {
         let expected = entry["scores_x256"] as! [Int]
         let samples = try Self.wav(entry["file"] as! String)
         let detector = try VoiceActivityDetector(bundle: Self.bundle)
+        detector.levelFloorDBFS = nil   // the reference is the model's score; the level gate is tested below
         let scores = try detector.probabilities(samples).map { Int(($0 * 256).rounded()) }
         #expect(scores.count == samples.count / 160)
         let first = scores.indices.first { $0 >= expected.count || scores[$0] != expected[$0] }
@@ -93,6 +94,25 @@ struct VoiceActivityDetectorTests {
         let detector = try VoiceActivityDetector(bundle: Self.bundle)
         #expect(detector.stateBytes <= 4_096, "state \(detector.stateBytes) bytes")
         #expect(detector.weightBytes <= 65_536, "weights \(detector.weightBytes) bytes")
+    }
+
+    /// Speech 60 dB quieter than the fixture (about −85 dBFS, below any real microphone's noise floor) is gated to
+    /// zero, while the ungated model does call some of it speech; at the fixture's own level the gate changes nothing
+    /// inside the utterance.
+    @Test func theLevelGateSilencesInaudibleSpeechOnly() throws {
+        let samples = try Self.wav("pocketsphinx/sense_and_sensibility_01_austen_64kb-0880.wav")
+        let quiet = samples.map { Int16((Double($0) / 1000).rounded()) }
+        let gated = try VoiceActivityDetector(bundle: Self.bundle)
+        let ungated = try VoiceActivityDetector(bundle: Self.bundle)
+        ungated.levelFloorDBFS = nil
+        let quietUngated = try ungated.probabilities(quiet).filter { $0 >= 0.5 }.count
+        #expect(quietUngated > 0, "the ungated model ignores −85 dBFS speech already, so this test proves nothing")
+        #expect(try gated.probabilities(quiet).allSatisfy { $0 == 0 })
+        let normalGated = try gated.probabilities(samples), normalUngated = try ungated.probabilities(samples)
+        let changed = zip(normalGated, normalUngated).filter { $0 != $1 }
+        #expect(changed.allSatisfy { $0.0 == 0 }, "the gate only ever zeroes a score")
+        #expect(changed.filter { $0.1 >= 0.5 }.count <= normalUngated.count / 100,
+                "gate removed \(changed.filter { $0.1 >= 0.5 }.count) speech decisions at normal level")
     }
 
     @Test func chunkingDoesNotChangeScores() throws {
