@@ -1,4 +1,4 @@
-import CEarshotKernels
+internal import CEarshotKernels
 
 /// DEPTHWISE_CONV_2D, the fast variant: same arithmetic as `DepthwiseConv2DKernel`, reordered so the inner loop
 /// runs over contiguous channels with no bounds checks (the valid filter window is computed per output pixel).
