@@ -170,5 +170,26 @@ struct VADCommandTests {
         #expect(try Programs.earshot(["vad", Self.speech, "--format", "xml"]).status == 64)
         #expect(try Programs.earshot(["vad"]).status == 64)
         #expect(try Programs.earshot(["vad", "/nonexistent.wav"]).status == 66)
+        #expect(try Programs.earshot(["vad", Self.speech, "--level-floor", "loud"]).status == 64)
+        #expect(try Programs.earshot(["vad", Self.speech, "--level-floor", "6"]).status == 64)
+    }
+
+    /// Speech 60 dB down (about −85 dBFS): the default level gate gives no speech, `--level-floor off` lets the
+    /// level-normalised model score it.
+    @Test func theLevelFloorFlagControlsTheGate() throws {
+        try #require(Programs.available("sox"))
+        let directory = Fixtures.temporaryDirectory("vadquiet")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let quiet = directory + "/quiet.wav"
+        let source = Fixtures.path("pocketsphinx/sense_and_sensibility_01_austen_64kb-0880.wav")
+        #expect(try Programs.run("/usr/bin/sox", [source, quiet, "vol", "0.001"]).status == 0)
+        func speechFrames(_ extra: [String]) throws -> Int {
+            let result = try Programs.earshot(["vad", quiet, "--format", "frames"] + extra)
+            #expect(result.status == 0, "\(result.stderr)")
+            return result.stdout.split(separator: "\n").compactMap { Double($0) }.filter { $0 >= 0.5 }.count
+        }
+        #expect(try speechFrames([]) == 0)
+        #expect(try speechFrames(["--level-floor=-60"]) == 0)   // "=" because a bare -60 reads as a flag
+        #expect(try speechFrames(["--level-floor", "off"]) > 0)
     }
 }

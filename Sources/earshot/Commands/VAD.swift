@@ -35,6 +35,9 @@ extension Earshot {
         @Option(help: "Seconds to listen with --device (default: until Ctrl-C).") var seconds: Double?
         @Option(help: "Speech threshold, 0…1 (default: the model's).") var threshold: Double?
         @Option(help: "Output: frames, segments or json.") var format = "segments"
+        @Option(name: .customLong("level-floor"),
+                help: ArgumentHelp("Blocks quieter than this for 160 ms score 0: dBFS (−100…0, written --level-floor=-50), or off (default −60).", valueName: "dbfs"))
+        var levelFloor: String?
         @Option(help: ArgumentHelp("A VAD bundle directory (default: the shipped earshot-vad-en).", valueName: "bundle")) var model: String?
         @OptionGroup var alsa: ALSAOptions
 
@@ -42,6 +45,9 @@ extension Earshot {
             guard ["frames", "segments", "json"].contains(format) else { throw ValidationError("--format must be frames, segments or json.") }
             guard (path == nil) != (device == nil) else { throw ValidationError("Give a file or --device, not both or neither.") }
             if let threshold, !(0...1).contains(threshold) { throw ValidationError("--threshold must be within 0…1.") }
+            if let levelFloor, levelFloor != "off", !(Double(levelFloor).map { (-100...0).contains($0) } ?? false) {
+                throw ValidationError("--level-floor must be a dBFS value within −100…0, or off.")
+            }
         }
 
         func run() throws {
@@ -50,6 +56,7 @@ extension Earshot {
                     throw RecognizerError(.bundle, "No VAD bundle found: pass --model, or set EARSHOT_MODELS.")
                 }
                 let detector = try VoiceActivityDetector(bundle: directory)
+                if let levelFloor { detector.levelFloorDBFS = levelFloor == "off" ? nil : Double(levelFloor) }
                 var endpointing = EndpointerConfiguration()
                 endpointing.onThreshold = threshold ?? detector.manifest.acceptThreshold
                 endpointing.offThreshold = endpointing.onThreshold * 0.7
