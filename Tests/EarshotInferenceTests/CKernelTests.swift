@@ -1,4 +1,5 @@
 import CEarshotKernels
+import EarshotTestSupport
 import Testing
 
 /// The hand-vectorised C loops against plain loops, on random and extreme int8 data. The operator vectors already
@@ -6,20 +7,9 @@ import Testing
 /// largest products (−128 · −255), so a lane or tail bug cannot hide behind a model that never reaches it.
 @Suite("C kernels vs plain loops")
 struct CKernelTests {
-    struct Generator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     @Test(arguments: [0, 1])
     func depthwiseRow8MatchesThePlainLoop(broadcast: Int32) {
-        var rng = Generator(state: 42)
+        var rng = SeededGenerator(seed: 42)
         for trial in 0..<2000 {
             let count = trial % 11
             let wStride = 8 + Int.random(in: 0...24, using: &rng)
@@ -40,7 +30,7 @@ struct CKernelTests {
     }
 
     @Test func dotProductMatchesThePlainLoop() {
-        var rng = Generator(state: 7)
+        var rng = SeededGenerator(seed: 7)
         for trial in 0..<500 {
             let count = trial < 100 ? trial : Int.random(in: 0...4000, using: &rng)
             let extreme = trial % 7 == 0
