@@ -162,54 +162,66 @@ def conv2d(rng):
     return g.model(B.CONV_2D, [x, f, b], [y], [x], O.Conv2DOptions, o)
 
 
+def depthwise_model(g, rng, h, w_, c, m, kh, kw, sh, sw, dh, dw, same):
+    """A DEPTHWISE_CONV_2D model for the given geometry (random per-channel weights, bias and activation)."""
+    oh, ow = conv_geometry(h, kh, sh, dh, same), conv_geometry(w_, kw, sw, dw, same)
+    x = g.int8([1, h, w_, c])
+    scales = rng.uniform(0.001, 0.05, c * m)
+    f = g.tensor([1, kh, kw, c * m], T.INT8, scale=scales, zero_point=[0] * (c * m), dimension=3,
+                 data=rng.integers(-127, 128, (1, kh, kw, c * m)).astype(np.int8))
+    b = bias_for(g, rng, x, scales, c * m)
+    y = g.int8([1, oh, ow, c * m])
+    o = S.DepthwiseConv2DOptionsT()
+    o.padding = S.Padding.SAME if same else S.Padding.VALID
+    o.strideH, o.strideW, o.depthMultiplier, o.dilationHFactor, o.dilationWFactor = sh, sw, m, dh, dw
+    o.fusedActivationFunction = activation(rng)
+    return g.model(B.DEPTHWISE_CONV_2D, [x, f, b], [y], [x], O.DepthwiseConv2DOptions, o)
+
+
 def depthwise(rng):
     g = Graph(rng)
     h, w_, c, m = int(rng.integers(3, 10)), int(rng.integers(1, 8)), int(rng.integers(1, 6)), int(rng.integers(1, 3))
     kh, kw = int(rng.integers(1, 4)), int(rng.integers(1, min(3, w_) + 1))
     sh, sw, dh = int(rng.integers(1, 3)), int(rng.integers(1, 3)), int(rng.integers(1, 3))
     same = bool(rng.integers(0, 2))
-    oh, ow = conv_geometry(h, kh, sh, dh, same), conv_geometry(w_, kw, sw, 1, same)
-    if oh < 1 or ow < 1:
+    if conv_geometry(h, kh, sh, dh, same) < 1 or conv_geometry(w_, kw, sw, 1, same) < 1:
         return depthwise(rng)
-    x = g.int8([1, h, w_, c])
-    scales = rng.uniform(0.001, 0.05, c * m)
-    f = g.tensor([1, kh, kw, c * m], T.INT8, scale=scales, zero_point=[0] * (c * m), dimension=3,
-                 data=rng.integers(-127, 128, (1, kh, kw, c * m)).astype(np.int8))
-    b = bias_for(g, rng, x, scales, c * m)
-    y = g.int8([1, oh, ow, c * m])
-    o = S.DepthwiseConv2DOptionsT()
-    o.padding = S.Padding.SAME if same else S.Padding.VALID
-    o.strideH, o.strideW, o.depthMultiplier, o.dilationHFactor, o.dilationWFactor = sh, sw, m, dh, 1
-    o.fusedActivationFunction = activation(rng)
-    return g.model(B.DEPTHWISE_CONV_2D, [x, f, b], [y], [x], O.DepthwiseConv2DOptions, o)
+    return depthwise_model(g, rng, h, w_, c, m, kh, kw, sh, sw, dh, 1, same)
+
+
+def vectorised_channels(rng):
+    """Channel counts that take Earshot's 8-channel SIMD depthwise paths: many channels with multiplier 1, or a
+    multiplier that is a multiple of 8 over few channels (micro_speech's first layer is 1 channel × 8)."""
+    if rng.random() < 0.5:
+        return int(rng.choice([8, 16, 24])), 1
+    return int(rng.integers(1, 3)), int(rng.choice([8, 16]))
 
 
 def depthwise_vectorised(rng):
-    """Depthwise shapes that take Earshot's 8-channel SIMD path: many channels with multiplier 1, or a multiplier that
-    is a multiple of 8 over few channels (micro_speech's first layer is 1 channel × 8)."""
+    """Depthwise shapes that take Earshot's 8-channel SIMD paths."""
     g = Graph(rng)
-    if rng.random() < 0.5:
-        c, m = int(rng.choice([8, 16, 24])), 1
-    else:
-        c, m = int(rng.integers(1, 3)), int(rng.choice([8, 16]))
+    c, m = vectorised_channels(rng)
     h, w_ = int(rng.integers(3, 12)), int(rng.integers(2, 10))
     kh, kw = int(rng.integers(1, 5)), int(rng.integers(1, min(4, w_) + 1))
     sh, sw, dh = int(rng.integers(1, 3)), int(rng.integers(1, 3)), int(rng.integers(1, 3))
     same = bool(rng.integers(0, 2))
-    oh, ow = conv_geometry(h, kh, sh, dh, same), conv_geometry(w_, kw, sw, 1, same)
-    if oh < 1 or ow < 1:
+    if conv_geometry(h, kh, sh, dh, same) < 1 or conv_geometry(w_, kw, sw, 1, same) < 1:
         return depthwise_vectorised(rng)
-    x = g.int8([1, h, w_, c])
-    scales = rng.uniform(0.001, 0.05, c * m)
-    f = g.tensor([1, kh, kw, c * m], T.INT8, scale=scales, zero_point=[0] * (c * m), dimension=3,
-                 data=rng.integers(-127, 128, (1, kh, kw, c * m)).astype(np.int8))
-    b = bias_for(g, rng, x, scales, c * m)
-    y = g.int8([1, oh, ow, c * m])
-    o = S.DepthwiseConv2DOptionsT()
-    o.padding = S.Padding.SAME if same else S.Padding.VALID
-    o.strideH, o.strideW, o.depthMultiplier, o.dilationHFactor, o.dilationWFactor = sh, sw, m, dh, 1
-    o.fusedActivationFunction = activation(rng)
-    return g.model(B.DEPTHWISE_CONV_2D, [x, f, b], [y], [x], O.DepthwiseConv2DOptions, o)
+    return depthwise_model(g, rng, h, w_, c, m, kh, kw, sh, sw, dh, 1, same)
+
+
+def depthwise_dilated(rng):
+    """The SIMD depthwise shapes with dilation along the width too (the C kernel's tap stride), and one-tap-wide
+    filters (its column mode)."""
+    g = Graph(rng)
+    c, m = vectorised_channels(rng)
+    h, w_ = int(rng.integers(4, 14)), int(rng.integers(3, 12))
+    kh, kw = int(rng.integers(1, 6)), int(rng.integers(1, 4))
+    sh, sw, dh, dw = int(rng.integers(1, 3)), int(rng.integers(1, 3)), int(rng.integers(1, 4)), int(rng.integers(1, 4))
+    same = bool(rng.integers(0, 2))
+    if conv_geometry(h, kh, sh, dh, same) < 1 or conv_geometry(w_, kw, sw, dw, same) < 1:
+        return depthwise_dilated(rng)
+    return depthwise_model(g, rng, h, w_, c, m, kh, kw, sh, sw, dh, dw, same)
 
 
 def pool(code):
@@ -390,7 +402,7 @@ OPS = {
     "mul": elementwise(B.MUL, O.MulOptions, S.MulOptionsT), "mean": mean, "concatenation": concatenation,
     "split_v": split_v, "strided_slice": strided_slice, "pad": pad, "reshape": reshape, "quantize": quantize,
     "dequantize": dequantize, "fully_connected_wide": fully_connected_wide,
-    "depthwise_vectorised": depthwise_vectorised,
+    "depthwise_vectorised": depthwise_vectorised, "depthwise_dilated": depthwise_dilated,
 }
 
 
@@ -411,7 +423,7 @@ def main():
     differing = 0
     for op, make in OPS.items():
         # Convolutions and fully connected layers have fast variants in Earshot: give them more shapes.
-        for n in range(CASES * 3 if op in ("conv_2d", "depthwise_conv_2d", "fully_connected", "fully_connected_wide", "depthwise_vectorised") else CASES):
+        for n in range(CASES * 3 if op in ("conv_2d", "depthwise_conv_2d", "fully_connected", "fully_connected_wide", "depthwise_vectorised", "depthwise_dilated") else CASES):
             made = make(rng)
             model_bytes, chosen_inputs = made if isinstance(made, tuple) else (made, None)
             name = f"{op}_{n}"
