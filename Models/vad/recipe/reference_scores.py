@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Reference per-block VAD probabilities for the fixture clips, computed independently of Earshot's Swift VAD:
 features from `earshot features` (the frontend, itself checked against TFLM), int8 scaling in NumPy, the 24-frame
-windows and 2-block look-back of the manifest, and LiteRT's reference kernels running model.tflite.
+windows and 2-block look-back of the manifest, and LiteRT's reference kernels running model.tflite. These are the
+model's scores: the runtime's level gate (VoiceActivityDetector.levelFloorDBFS) is not applied, and the test turns it off.
 
 Usage: python3 Models/vad/recipe/reference_scores.py   (writes Tests/EarshotVADTests/Vectors/reference_scores.json)
 """
