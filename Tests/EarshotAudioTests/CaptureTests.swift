@@ -27,21 +27,24 @@ struct CaptureTests {
         return samples
     }
 
-    /// Writes `bytes` to a raw file and an ALSA configuration defining `pcm.NAME` over it.
-    static func filePCM(_ bytes: Data, name: String = "fixture") throws -> (config: String, directory: String) {
+    /// Writes `bytes` to a raw file and an ALSA configuration defining `pcm.NAME` over it; `capture` reads that PCM
+    /// (16 kHz S16 mono unless changed, 10 s ring).
+    static func filePCM(_ bytes: Data, name: String = "fixture") throws -> (config: String, directory: String, capture: CaptureConfiguration) {
         let directory = Fixtures.temporaryDirectory("capture")
         let raw = directory + "/in.raw"
         try bytes.write(to: URL(fileURLWithPath: raw))
-        return (try Fixtures.alsaFilePCM(name: name, infile: raw, in: directory), directory)
+        let config = try Fixtures.alsaFilePCM(name: name, infile: raw, in: directory)
+        var capture = CaptureConfiguration(device: name)
+        capture.configurationFile = config
+        capture.ringSeconds = 10
+        return (config, directory, capture)
     }
 
     @Test func s16MonoCaptureEqualsTheFixtureByteForByte() throws {
         let expected = try Fixtures.int16Samples(rawFile: Self.speech)
-        let (config, directory) = try Self.filePCM(try Data(contentsOf: URL(fileURLWithPath: Self.speech)))
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        var configuration = CaptureConfiguration(device: "fixture")
-        configuration.configurationFile = config
-        configuration.ringSeconds = 10
+        let pcm = try Self.filePCM(try Data(contentsOf: URL(fileURLWithPath: Self.speech)))
+        defer { try? FileManager.default.removeItem(atPath: pcm.directory) }
+        let configuration = pcm.capture
         let (samples, session) = try Self.capture(configuration, frames: expected.count)
         #expect(samples.count == expected.count)
         #expect(firstDifference(samples, expected) == nil)
@@ -60,14 +63,12 @@ struct CaptureTests {
             withUnsafeBytes(of: left.littleEndian) { bytes.append(contentsOf: $0) }
             withUnsafeBytes(of: right.littleEndian) { bytes.append(contentsOf: $0) }
         }
-        let (config, directory) = try Self.filePCM(bytes)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        var configuration = CaptureConfiguration(device: "fixture")
-        configuration.configurationFile = config
+        let pcm = try Self.filePCM(bytes)
+        defer { try? FileManager.default.removeItem(atPath: pcm.directory) }
+        var configuration = pcm.capture
         configuration.format = .s32le
         configuration.channels = 2
         configuration.channelSelection = .channel(1)
-        configuration.ringSeconds = 10
         let (samples, _) = try Self.capture(configuration, frames: expected.count)
         #expect(firstDifference(samples, expected) == nil)
     }
@@ -79,13 +80,11 @@ struct CaptureTests {
             let value = Float(sample) / 32_768
             for _ in 0..<2 { withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes.append(contentsOf: $0) } }
         }
-        let (config, directory) = try Self.filePCM(bytes)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        var configuration = CaptureConfiguration(device: "fixture")
-        configuration.configurationFile = config
+        let pcm = try Self.filePCM(bytes)
+        defer { try? FileManager.default.removeItem(atPath: pcm.directory) }
+        var configuration = pcm.capture
         configuration.format = .f32le
         configuration.channels = 2
-        configuration.ringSeconds = 10
         let (samples, _) = try Self.capture(configuration, frames: expected.count)
         #expect(firstDifference(samples, expected) == nil)
     }
@@ -95,12 +94,10 @@ struct CaptureTests {
         let tone = Spectrum.tone(frequency: 1_000, amplitude: 0.5, sampleRate: rate, seconds: 1)
         var bytes = Data(capacity: tone.count * 2)
         for x in tone { withUnsafeBytes(of: Int16((x * 32_767).rounded()).littleEndian) { bytes.append(contentsOf: $0) } }
-        let (config, directory) = try Self.filePCM(bytes)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        var configuration = CaptureConfiguration(device: "fixture")
-        configuration.configurationFile = config
+        let pcm = try Self.filePCM(bytes)
+        defer { try? FileManager.default.removeItem(atPath: pcm.directory) }
+        var configuration = pcm.capture
         configuration.sampleRate = rate
-        configuration.ringSeconds = 10
         let (samples, session) = try Self.capture(configuration, frames: tone.count)
         #expect(session.negotiated.sampleRate == rate)
         #expect(abs(samples.count - 16_000) <= 2)
@@ -137,11 +134,9 @@ struct CaptureTests {
 
     @Test func overrunsAndSuspendsAreRecoveredAndCounted() throws {
         let expected = try Fixtures.int16Samples(rawFile: Self.speech)
-        let (config, directory) = try Self.filePCM(try Data(contentsOf: URL(fileURLWithPath: Self.speech)))
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        var configuration = CaptureConfiguration(device: "fixture")
-        configuration.configurationFile = config
-        configuration.ringSeconds = 10
+        let pcm = try Self.filePCM(try Data(contentsOf: URL(fileURLWithPath: Self.speech)))
+        defer { try? FileManager.default.removeItem(atPath: pcm.directory) }
+        let configuration = pcm.capture
         let session = try CaptureSession(configuration)
         // The real PCM then goes through snd_pcm_recover (prepare / resume) for each injected code.
         session.injectReadErrors([-EPIPE, -ESTRPIPE, -EPIPE, -EINTR])
@@ -155,10 +150,9 @@ struct CaptureTests {
 
     @Test func aSlowConsumerLosesOldestSamplesAndTheLossIsCounted() throws {
         let expected = try Fixtures.int16Samples(rawFile: Self.speech)
-        let (config, directory) = try Self.filePCM(try Data(contentsOf: URL(fileURLWithPath: Self.speech)))
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        var configuration = CaptureConfiguration(device: "fixture")
-        configuration.configurationFile = config
+        let pcm = try Self.filePCM(try Data(contentsOf: URL(fileURLWithPath: Self.speech)))
+        defer { try? FileManager.default.removeItem(atPath: pcm.directory) }
+        var configuration = pcm.capture
         configuration.ringSeconds = 0.1   // 1600 samples; the fixture is ~44 000
         let session = try CaptureSession(configuration)
         session.start(frameLimit: UInt64(expected.count))
@@ -199,7 +193,7 @@ struct CaptureTests {
     }
 
     @Test func devicesListIncludesNullAndUserDefinedPCMs() throws {
-        let (config, directory) = try Self.filePCM(Data([0, 0]), name: "earshot_listed")
+        let (config, directory, _) = try Self.filePCM(Data([0, 0]), name: "earshot_listed")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let (pcms, _) = CaptureDevices.list(configurationFile: config)
         #expect(pcms.contains { $0.name == "null" && $0.capture == true })
@@ -212,10 +206,9 @@ struct CaptureTests {
 struct BlockingCaptureTests {
     @Test func aSlowConsumerLosesNothingWhenCaptureWaits() throws {
         let expected = try Fixtures.int16Samples(rawFile: CaptureTests.speech)
-        let (config, directory) = try CaptureTests.filePCM(try Data(contentsOf: URL(fileURLWithPath: CaptureTests.speech)))
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        var configuration = CaptureConfiguration(device: "fixture")
-        configuration.configurationFile = config
+        let pcm = try CaptureTests.filePCM(try Data(contentsOf: URL(fileURLWithPath: CaptureTests.speech)))
+        defer { try? FileManager.default.removeItem(atPath: pcm.directory) }
+        var configuration = pcm.capture
         configuration.ringSeconds = 0.1
         configuration.overflowPolicy = .block
         let session = try CaptureSession(configuration)
