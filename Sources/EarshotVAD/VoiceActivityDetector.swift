@@ -84,8 +84,10 @@ public final class VoiceActivityDetector {
     deinit { context.deallocate() }
 
     /// Bytes of streaming state carried between blocks: frontend buffers and noise estimates, the feature context,
-    /// and any model variables.
-    public var stateBytes: Int { frontend.stateBytes + channels * contextFrames + interpreter.variableSize }
+    /// any model variables, and the level gate's block energies.
+    public var stateBytes: Int {
+        frontend.stateBytes + channels * contextFrames + interpreter.variableSize + blockEnergy.count * MemoryLayout<Int64>.size
+    }
 
     /// Bytes of model weights and other constants.
     public var weightBytes: Int { interpreter.constantSize }
