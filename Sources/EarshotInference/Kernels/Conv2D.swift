@@ -31,11 +31,8 @@ final class Conv2DKernel: Kernel {
         (outputHeight, padH, outputWidth, padW) = try windowGeometry(
             c, padding: padding, input: (inputHeight, inputWidth), filter: (filterHeight, filterWidth),
             stride: (strideH, strideW), dilation: (dilationH, dilationW), expected: output.shape)
-        bias = try optionalBias(c, channels: outputDepth)
-        (multipliers, shifts) = try perChannelMultipliers(c, input: input, filter: filter, output: output, channels: outputDepth)
-        inputOffset = -input.zeroPoint
-        outputOffset = output.zeroPoint
-        (activationMin, activationMax) = try activationRange(try c.activation(3), output: output)
+        (bias, multipliers, shifts, inputOffset, outputOffset, activationMin, activationMax) = try outputStage(
+            c, input: input, filter: filter, output: output, channels: outputDepth, activationOption: 3)
         self.input = UnsafePointer(input.pointer(Int8.self)); self.filter = UnsafePointer(filter.pointer(Int8.self))
         self.output = output.pointer(Int8.self)
     }
@@ -76,6 +73,16 @@ final class Conv2DKernel: Kernel {
             }
         }}
     }
+}
+
+/// What CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED share after the accumulation: bias, per-channel requantisation,
+/// the offsets and the fused activation's clamp, all read and checked once at prepare time.
+func outputStage(_ c: KernelContext, input: Tensor, filter: Tensor, output: Tensor, channels: Int, activationOption: Int) throws(ModelError)
+    -> (bias: UnsafePointer<Int32>?, multipliers: [Int32], shifts: [Int], inputOffset: Int32, outputOffset: Int32, activationMin: Int32, activationMax: Int32) {
+    let bias = try optionalBias(c, channels: channels)
+    let (multipliers, shifts) = try perChannelMultipliers(c, input: input, filter: filter, output: output, channels: channels)
+    let (low, high) = try activationRange(try c.activation(activationOption), output: output)
+    return (bias, multipliers, shifts, -input.zeroPoint, output.zeroPoint, low, high)
 }
 
 /// The optional int32 bias input (index 2), checked to hold one value per output channel.

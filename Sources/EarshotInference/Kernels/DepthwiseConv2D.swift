@@ -28,11 +28,8 @@ final class DepthwiseConv2DKernel: Kernel {
         (outputHeight, padH, outputWidth, padW) = try windowGeometry(
             c, padding: padding, input: (inputHeight, inputWidth), filter: (filterHeight, filterWidth),
             stride: (strideH, strideW), dilation: (dilationH, dilationW), expected: output.shape)
-        bias = try optionalBias(c, channels: outputDepth)
-        (multipliers, shifts) = try perChannelMultipliers(c, input: input, filter: filter, output: output, channels: outputDepth)
-        inputOffset = -input.zeroPoint
-        outputOffset = output.zeroPoint
-        (activationMin, activationMax) = try activationRange(try c.activation(4), output: output)
+        (bias, multipliers, shifts, inputOffset, outputOffset, activationMin, activationMax) = try outputStage(
+            c, input: input, filter: filter, output: output, channels: outputDepth, activationOption: 4)
         self.input = UnsafePointer(input.pointer(Int8.self)); self.filter = UnsafePointer(filter.pointer(Int8.self))
         self.output = output.pointer(Int8.self)
     }

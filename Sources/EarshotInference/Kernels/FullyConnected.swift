@@ -23,12 +23,9 @@ final class FullyConnectedKernel: Kernel {
         }
         batches = input.count / accumulationDepth
         guard output.count == batches * outputDepth else { throw c.error("output \(output.shape) is not \(batches) × \(outputDepth)") }
-        bias = try optionalBias(c, channels: outputDepth)
-        (multipliers, shifts) = try perChannelMultipliers(c, input: input, filter: filter, output: output, channels: outputDepth)
-        inputOffset = -input.zeroPoint
+        (bias, multipliers, shifts, inputOffset, outputOffset, activationMin, activationMax) = try outputStage(
+            c, input: input, filter: filter, output: output, channels: outputDepth, activationOption: 0)
         filterOffset = -filter.zeroPoint
-        outputOffset = output.zeroPoint
-        (activationMin, activationMax) = try activationRange(try c.activation(0), output: output)
         self.input = UnsafePointer(input.pointer(Int8.self)); self.filter = UnsafePointer(filter.pointer(Int8.self))
         self.output = output.pointer(Int8.self)
     }
