@@ -62,6 +62,8 @@ let package = Package(
                     resources: [.copy("Vectors")], swiftSettings: swiftSettings),
         .testTarget(name: "EarshotVADTests", dependencies: ["EarshotVAD", "EarshotBundles", "EarshotDSP", "EarshotInference", "EarshotTestSupport"],
                     exclude: ["Vectors"], swiftSettings: swiftSettings),
+        .testTarget(name: "EarshotRecognizerTests", dependencies: ["EarshotRecognizer", "EarshotBundles", "EarshotAudio", "EarshotTestSupport"],
+                    swiftSettings: swiftSettings),
         .testTarget(name: "EarshotMonitoringTests", dependencies: ["EarshotMonitoring"], swiftSettings: swiftSettings),
         .testTarget(name: "EarshotAudioTests", dependencies: ["EarshotAudio", "EarshotMonitoring", "EarshotTestSupport"],
                     swiftSettings: swiftSettings),
