@@ -36,6 +36,13 @@ public struct ModelBundle: Sendable {
         guard manifest.labels.count > 0 else { throw RecognizerError(.bundle, "\(manifestPath) lists no labels.") }
     }
 
+    /// A bundle already in memory (a model just parsed and verified elsewhere, or a test's variant of a manifest).
+    public init(manifest: BundleManifest, model: Model, directory: String = "") {
+        self.directory = directory
+        self.manifest = manifest
+        self.model = model
+    }
+
     /// Lowercase hex SHA-256.
     public static func sha256(_ data: Data) -> String {
         SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()

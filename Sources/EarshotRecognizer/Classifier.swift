@@ -26,9 +26,10 @@ public final class Classifier {
     private let interpreter: Interpreter
     private let input: Tensor
 
-    /// Builds the classifier; the model's input must hold `windowFrames × channels` int8 values.
+    /// Builds the classifier; the model's input must hold `windowFrames × channels` int8 values. Its output has one
+    /// score per label, or, when `frameWise` (CTC models), one per label for each of several output frames.
     public init(model: Model, labels: [String], configuration: FrontendConfiguration, scaling: FeatureScaling,
-                windowFrames: Int, hopFrames: Int) throws(RecognizerError) {
+                windowFrames: Int, hopFrames: Int, frameWise: Bool = false) throws(RecognizerError) {
         do {
             frontend = try Frontend(configuration)
         } catch {
@@ -44,7 +45,7 @@ public final class Classifier {
             throw RecognizerError(.model, "\(model.label) takes \(input.count) × \(input.type), not \(windowFrames) frames × \(configuration.channelCount) channels of INT8.")
         }
         let outputs = (try? interpreter.output(0).count) ?? 0
-        guard labels.count == outputs else {
+        guard frameWise ? !labels.isEmpty && outputs > 0 && outputs % labels.count == 0 : labels.count == outputs else {
             throw RecognizerError(.input, "\(labels.count) labels given for \(outputs) model outputs.")
         }
         guard windowFrames > 0, hopFrames > 0 else { throw RecognizerError(.input, "Window and hop must be at least one frame.") }
@@ -87,7 +88,7 @@ public final class Classifier {
                 let begin = Double(start * configuration.strideSamples) / rate
                 let end = Double((start + windowFrames - 1) * configuration.strideSamples + configuration.windowSamples) / rate
                 results.append(WindowResult(start: begin, end: end,
-                                            raw: raw, scores: scores, top: labels[best]))
+                                            raw: raw, scores: scores, top: labels[best % labels.count]))
             } catch {
                 throw RecognizerError(.model, error.message)
             }

@@ -1,0 +1,207 @@
+#!/usr/bin/env python3
+"""Trains phrase-en: a CTC model over Earshot's frontend features that emits, every 40 ms, posteriors over a blank
+and 58 words; int8 post-training quantisation; writes the bundle (model.tflite, manifest.json).
+
+The network is convolutional and non-causal over one endpointed utterance (4 s, 199 frames × 40 channels): a 5×4
+convolution with stride 2 in time and frequency, five depthwise-separable blocks whose depthwise kernels are 5 taps
+in time with dilations 1, 2, 4, 8, 1 (2.6 s of context), average pooling over frequency and a 1×1 convolution to 59
+logits per output frame. Decoding (greedy, or constrained by a JSGF grammar) is done by Earshot in Swift.
+
+Usage: python3 Models/phrase/recipe/train.py [--data .build-phrase] [--out Models/phrase/phrase-en]
+Deterministic: seed 9, TensorFlow op determinism on.
+"""
+import argparse
+import hashlib
+import json
+import os
+import sys
+import tempfile
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(ROOT, "Models", "command", "recipe"))
+import labelling as L  # noqa: E402
+
+FRAMES, CHANNELS = 199, 40
+SEED = 9
+INVENTORY = None   # filled from make_dataset at run time
+
+
+def to_int8(features):
+    return np.clip((features.astype(np.int64) * 256 + 333) // 666 - 128, -128, 127).astype(np.int8)
+
+
+def as_float(q):
+    return ((q.astype(np.float32) + 128) / 256)[..., None]
+
+
+def load(data, split, inventory):
+    x = to_int8(np.load(os.path.join(data, f"{split}_features.npy")))
+    facts = json.load(open(os.path.join(data, f"{split}_facts.json")))
+    labels = [[inventory.index(w) + 1 for w in f["text"].split()] for f in facts]
+    return x, labels, facts
+
+
+def build_model(tf, width, classes):
+    layers = tf.keras.layers
+    inputs = tf.keras.Input((FRAMES, CHANNELS, 1), name="features")
+    x = layers.Conv2D(width, (5, 4), strides=(2, 2), padding="same", use_bias=False)(inputs)
+    x = layers.ReLU()(layers.BatchNormalization()(x))
+    for i, dilation in enumerate([1, 2, 4, 8, 1]):
+        if i == 0:
+            x = layers.DepthwiseConv2D((5, 3), strides=(1, 2), padding="same", use_bias=False)(x)
+        else:
+            x = layers.DepthwiseConv2D((5, 3), dilation_rate=(dilation, 1), padding="same", use_bias=False)(x)
+        x = layers.ReLU()(layers.BatchNormalization()(x))
+        x = layers.Conv2D(width, 1, use_bias=False)(x)
+        x = layers.ReLU()(layers.BatchNormalization()(x))
+    x = layers.AveragePooling2D(pool_size=(1, x.shape[2]))(x)
+    x = layers.Conv2D(classes, 1, name="logits")(x)
+    outputs = layers.Reshape((x.shape[1], classes))(x)
+    return tf.keras.Model(inputs, outputs)
+
+
+def greedy(logits):
+    """Best-path CTC decoding: argmax per frame, repeats merged, blanks (0) dropped."""
+    best = logits.argmax(-1)
+    out, previous = [], 0
+    for b in best:
+        if b != previous and b != 0:
+            out.append(int(b))
+        previous = b
+    return out
+
+
+def edit_distance(a, b):
+    d = np.arange(len(b) + 1)
+    for i in range(1, len(a) + 1):
+        prev, d[0] = d[0], i
+        for j in range(1, len(b) + 1):
+            cur = min(d[j] + 1, d[j - 1] + 1, prev + (a[i - 1] != b[j - 1]))
+            prev, d[j] = d[j], cur
+    return int(d[len(b)])
+
+
+def wer(hyps, refs):
+    return sum(edit_distance(h, r) for h, r in zip(hyps, refs)) / max(1, sum(len(r) for r in refs))
+
+
+def convert_int8(tf, model, representative):
+    with tempfile.TemporaryDirectory() as tmp:
+        model.export(tmp, verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        def samples():
+            yield [as_float(np.full((1, FRAMES, CHANNELS), -128, np.int8))]
+            yield [as_float(np.full((1, FRAMES, CHANNELS), 127, np.int8))]
+            for x in representative:
+                yield [as_float(x[None])]
+        converter.representative_dataset = samples
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.int8
+        converter.inference_output_type = tf.int8
+        return converter.convert()
+
+
+def run_int8(model_bytes, x, reference=False):
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    kwargs = {"experimental_op_resolver_type": OpResolverType.BUILTIN_REF} if reference else {}
+    it = Interpreter(model_content=model_bytes, num_threads=1, **kwargs)
+    it.allocate_tensors()
+    inp, out = it.get_input_details()[0], it.get_output_details()[0]
+    if tuple(inp["quantization"]) != (1 / 256, -128):
+        raise SystemExit(f"input quantisation is {inp['quantization']}; the runtime needs scale 1/256, zero point -128")
+    scale, zero = out["quantization"]
+    raw = np.empty((len(x), *out["shape"][1:]), dtype=np.int8)
+    for k in range(len(x)):
+        it.set_tensor(inp["index"], x[k].reshape(inp["shape"]))
+        it.invoke()
+        raw[k] = it.get_tensor(out["index"])[0]
+    return (raw.astype(np.float64) - zero) * scale, raw
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data", default=os.path.join(ROOT, ".build-phrase"))
+    parser.add_argument("--out", default=os.path.join(ROOT, "Models", "phrase", "phrase-en"))
+    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--width", type=int, default=64)
+    args = parser.parse_args()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("phrase_make_dataset", os.path.join(HERE, "make_dataset.py"))
+    P = importlib.util.module_from_spec(spec); spec.loader.exec_module(P)
+    inventory = P.INVENTORY
+    import tensorflow as tf
+    tf.keras.utils.set_random_seed(SEED)
+    tf.config.experimental.enable_op_determinism()
+
+    train_x, train_labels, _ = load(args.data, "train", inventory)
+    val_x, val_labels, _ = load(args.data, "validation", inventory)
+    classes = len(inventory) + 1
+    model = build_model(tf, args.width, classes)
+    print(f"parameters: {model.count_params()}; output frames {model.output_shape[1]}", flush=True)
+    batch = 32
+    steps = args.epochs * int(np.ceil(len(train_x) / batch))
+    optimizer = tf.keras.optimizers.Adam(tf.keras.optimizers.schedules.CosineDecay(2e-3, steps, warmup_target=None))
+    longest = max(len(l) for l in train_labels)
+
+    @tf.function(reduce_retracing=True)
+    def step(x, labels, label_length):
+        with tf.GradientTape() as tape:
+            logits = model(x, training=True)
+            frames = tf.fill([tf.shape(x)[0]], tf.shape(logits)[1])
+            loss = tf.reduce_mean(tf.nn.ctc_loss(labels, logits, label_length, frames, logits_time_major=False, blank_index=0))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return loss
+
+    rng = np.random.default_rng(SEED)
+    padded = np.zeros((len(train_labels), longest), dtype=np.int32)
+    lengths = np.array([len(l) for l in train_labels], dtype=np.int32)
+    for i, l in enumerate(train_labels):
+        padded[i, :len(l)] = l
+    best, best_weights = 9.0, None
+    for epoch in range(args.epochs):
+        order = rng.permutation(len(train_x))
+        losses = []
+        for start in range(0, len(order), batch):
+            idx = order[start:start + batch]
+            x = train_x[idx].copy()
+            # SpecAugment: a frequency mask and two short time masks per clip.
+            for i in range(len(x)):
+                f0, fw = rng.integers(0, CHANNELS), rng.integers(0, 6)
+                x[i, :, f0:f0 + fw] = -128
+                for _ in range(2):
+                    t0, tw = rng.integers(0, FRAMES), rng.integers(0, 5)
+                    x[i, t0:t0 + tw, :] = -128
+            losses.append(float(step(as_float(x), padded[idx], lengths[idx])))
+        val_logits = model.predict(as_float(val_x), verbose=0, batch_size=100)
+        score = wer([greedy(v) for v in val_logits], val_labels)
+        print(f"epoch {epoch}: ctc loss {np.mean(losses):.3f} validation WER (greedy) {score:.3f}", flush=True)
+        if score <= best:
+            best, best_weights = score, model.get_weights()
+    model.set_weights(best_weights)
+    model.save(os.path.join(args.data, "float_model.keras"))
+
+    model_bytes = convert_int8(tf, model, train_x[rng.choice(len(train_x), 300, replace=False)])
+    os.makedirs(args.out, exist_ok=True)
+    open(os.path.join(args.out, "model.tflite"), "wb").write(model_bytes)
+    val_int8, _ = run_int8(model_bytes, val_x)
+    print(f"validation WER greedy: float {best:.3f}, int8 {wer([greedy(v) for v in val_int8], val_labels):.3f}", flush=True)
+    manifest = {"name": "phrase-en", "version": "0.1.0", "kind": "phrase", "labels": ["<blank>"] + inventory,
+                "frontend": {"window_ms": 30, "stride_ms": 20, "channels": 40, "tables": "microFrontend"},
+                "feature_scaling": "micro_speech", "window_frames": FRAMES, "hop_frames": FRAMES,
+                "accept_threshold": 0.5, "temperature": 1.0,
+                "clip": {"samples": P.CLIP_SAMPLES, "placement": "start",
+                         "rule": "4.000 s starting 0.25 s before the endpointed speech; longer speech is cut"},
+                "output_frame_ms": 40, "blank_label": "<blank>",
+                "model_sha256": hashlib.sha256(model_bytes).hexdigest()}
+    json.dump(manifest, open(os.path.join(args.out, "manifest.json"), "w"), indent=2)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
