@@ -65,4 +65,10 @@ step "earshot vad $work/goforward.wav (integer VAD: speech segments, then one pr
 "$earshot" vad "$work/goforward.wav"
 "$earshot" vad "$work/goforward.wav" --format frames | awk 'NR % 25 == 1 { printf "  %5.2f s  %s\n", (NR - 1) / 100, $1 }'
 
+step "earshot transcribe Demo/audio/commands.flac (VAD → endpointer → command-en, int8; voices it never heard)"
+"$earshot" transcribe Demo/audio/commands.flac
+
+step "earshot transcribe $work/goforward.wav --grammar Demo/audio/goforward.gram (phrase-en, decoding constrained by the grammar)"
+"$earshot" transcribe "$work/goforward.wav" --grammar Demo/audio/goforward.gram --json
+
 step "Done. Files are in $work/"

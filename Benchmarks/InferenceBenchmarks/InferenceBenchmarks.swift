@@ -28,6 +28,8 @@ let benchmarks: @Sendable () -> Void = {
                                            maxDuration: .seconds(3))
     var models = [("micro_speech", root + "/../shared/fixtures/tflm-micro-speech/micro_speech_quantized.tflite")]
     for name in ["okay_nabu", "hey_jarvis"] { if let path = wakeWordModel(name) { models.append((name, path)) } }
+    // Earshot's shipped recognisers: one invoke is one utterance (1 s for command-en, 4 s for phrase-en).
+    models += [("command-en", root + "/Models/command/command-en/model.tflite"), ("phrase-en", root + "/Models/phrase/phrase-en/model.tflite")]
     for (name, path) in models {
         Benchmark("Interpreter.invoke \(name)") { benchmark in
             let interpreter = try Interpreter(model: try Model(contentsOf: path))

@@ -17,7 +17,9 @@ def models():
     import pymicro_wakeword
     mww = os.path.join(os.path.dirname(pymicro_wakeword.__file__), "models")
     return [("micro_speech", os.path.join(ROOT, "..", "shared", "fixtures", "tflm-micro-speech", "micro_speech_quantized.tflite")),
-            ("okay_nabu", os.path.join(mww, "okay_nabu.tflite")), ("hey_jarvis", os.path.join(mww, "hey_jarvis.tflite"))]
+            ("okay_nabu", os.path.join(mww, "okay_nabu.tflite")), ("hey_jarvis", os.path.join(mww, "hey_jarvis.tflite")),
+            ("command-en", os.path.join(ROOT, "Models", "command", "command-en", "model.tflite")),
+            ("phrase-en", os.path.join(ROOT, "Models", "phrase", "phrase-en", "model.tflite"))]
 
 
 def per_call(fn, seconds=2.0):

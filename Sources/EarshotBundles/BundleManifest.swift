@@ -1,4 +1,5 @@
 public import EarshotDSP
+public import EarshotMonitoring
 
 /// How frontend features (uint16 log-mel values) become the model's int8 input.
 public enum FeatureScaling: String, Sendable, Codable, CaseIterable {
@@ -41,6 +42,8 @@ public struct BundleManifest: Sendable, Codable {
     /// For `kind: phrase` (CTC) models: milliseconds per output frame, and the blank label (label 0).
     public var outputFrameMs: Int?
     public var blankLabel: String?
+    /// Input and output statistics of the training-time data, the reference for drift on the device and fleet.
+    public var baseline: RecognitionBaseline?
 
     /// `"clip": {"samples": N, ...}`: how an utterance becomes one model input.
     struct Clip: Codable { var samples: Int }
@@ -50,7 +53,7 @@ public struct BundleManifest: Sendable, Codable {
         case featureScaling = "feature_scaling", windowFrames = "window_frames", hopFrames = "hop_frames"
         case modelSha256 = "model_sha256", acceptThreshold = "accept_threshold", lookbackBlocks = "lookback_blocks"
         case temperature, clip, unknownLabel = "unknown_label", silenceLabel = "silence_label"
-        case outputFrameMs = "output_frame_ms", blankLabel = "blank_label"
+        case outputFrameMs = "output_frame_ms", blankLabel = "blank_label", baseline
     }
 
     public init(name: String, version: String, kind: String = "classifier", labels: [String],
@@ -81,6 +84,7 @@ public struct BundleManifest: Sendable, Codable {
         silenceLabel = try c.decodeIfPresent(String.self, forKey: .silenceLabel)
         outputFrameMs = try c.decodeIfPresent(Int.self, forKey: .outputFrameMs)
         blankLabel = try c.decodeIfPresent(String.self, forKey: .blankLabel)
+        baseline = try c.decodeIfPresent(RecognitionBaseline.self, forKey: .baseline)
         guard temperature.isFinite, temperature > 0 else {
             throw DecodingError.dataCorruptedError(forKey: .temperature, in: c, debugDescription: "temperature must be a positive number")
         }
@@ -100,5 +104,6 @@ public struct BundleManifest: Sendable, Codable {
         try c.encodeIfPresent(clipSamples.map { Clip(samples: $0) }, forKey: .clip)
         try c.encodeIfPresent(unknownLabel, forKey: .unknownLabel); try c.encodeIfPresent(silenceLabel, forKey: .silenceLabel)
         try c.encodeIfPresent(outputFrameMs, forKey: .outputFrameMs); try c.encodeIfPresent(blankLabel, forKey: .blankLabel)
+        try c.encodeIfPresent(baseline, forKey: .baseline)
     }
 }

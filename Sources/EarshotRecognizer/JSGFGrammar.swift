@@ -5,6 +5,8 @@ public struct GrammarError: Error, Sendable, CustomStringConvertible, Equatable 
     public var message: String
     public var line: Int
     public var column: Int
+    /// The grammar file could not be read at all (missing, unreadable or not text).
+    public var unreadable = false
     public init(_ message: String, line: Int = 0, column: Int = 0) { self.message = message; self.line = line; self.column = column }
     public var description: String { line > 0 ? "Grammar, line \(line) column \(column): \(message)." : "Grammar: \(message)." }
 }
@@ -35,7 +37,9 @@ public struct JSGFGrammar: Sendable {
 
     public init(contentsOfFile path: String) throws(GrammarError) {
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-            throw GrammarError("\(path) is missing or not UTF-8 text")
+            var error = GrammarError("\(path) is missing, unreadable or not UTF-8 text")
+            error.unreadable = true
+            throw error
         }
         try self.init(source: text)
     }

@@ -8,6 +8,9 @@ public struct PhraseWord: Sendable, Codable, Equatable {
     public var start: Double
     public var end: Double
     public var confidence: Double
+    public init(word: String, start: Double, end: Double, confidence: Double) {
+        self.word = word; self.start = start; self.end = end; self.confidence = confidence
+    }
 }
 
 /// What a phrase model said about one utterance.
@@ -33,7 +36,8 @@ public final class PhraseRecognizer {
     private let classifier: Classifier
     /// Seconds per output frame (the model's time stride).
     public let frameSeconds: Double
-    static let leadSamples = 4_000
+    /// Samples of audio before the speech that the clip starts with (0.25 s, the middle of training's 0.1–0.4 s).
+    public static let leadSamples = 4_000
 
     public init(bundle: ModelBundle) throws(RecognizerError) {
         let manifest = bundle.manifest
@@ -71,12 +75,18 @@ public final class PhraseRecognizer {
         return graph.words.map { manifest.labels.firstIndex(of: $0)! }
     }
 
-    /// Per-frame natural-log posteriors for one clip of exactly `clipSamples`.
-    public func logPosteriors(clip: [Int16]) throws(RecognizerError) -> [[Double]] {
+    /// The model's raw output for one clip of exactly `clipSamples`: frames × labels int8 logits and their values.
+    public func output(clip: [Int16]) throws(RecognizerError) -> WindowResult {
         guard clip.count == clipSamples else {
             throw RecognizerError(.input, "A \(manifest.name) clip holds \(clipSamples) samples, not \(clip.count).")
         }
         guard let window = try classifier.classify(clip).first else { throw RecognizerError(.model, "no output for a full clip") }
+        return window
+    }
+
+    /// Per-frame natural-log posteriors for one clip of exactly `clipSamples`.
+    public func logPosteriors(clip: [Int16]) throws(RecognizerError) -> [[Double]] {
+        let window = try output(clip: clip)
         let labels = manifest.labels.count
         return stride(from: 0, to: window.scores.count, by: labels).map { start in
             let logits = window.scores[start..<(start + labels)].map { $0 / manifest.temperature }

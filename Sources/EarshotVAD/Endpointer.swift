@@ -14,6 +14,12 @@ public struct Utterance: Sendable, Hashable {
     public var samples: [Int16]
     /// Speech frames / all frames between speechStart and speechEnd.
     public var speechRatio: Double
+
+    public init(start: Int64, end: Int64, speechStart: Int64, speechEnd: Int64, truncated: Bool = false,
+                samples: [Int16] = [], speechRatio: Double = 1) {
+        self.start = start; self.end = end; self.speechStart = speechStart; self.speechEnd = speechEnd
+        self.truncated = truncated; self.samples = samples; self.speechRatio = speechRatio
+    }
 }
 
 /// Turns per-frame speech probabilities into utterances: hysteresis with a fast attack and a slow release,

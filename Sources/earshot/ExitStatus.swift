@@ -75,5 +75,7 @@ func reportingErrors<T>(_ body: () throws -> T) throws -> T {
         throw fail(error.description, ExitStatus(error))
     } catch let error as FrontendError {
         throw fail(error.description, .usage)
+    } catch let error as GrammarError {
+        throw fail(error.description, error.unreadable ? .inputMissing : .corruptInput)
     }
 }

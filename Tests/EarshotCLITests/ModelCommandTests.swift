@@ -1,3 +1,4 @@
+import EarshotAudio
 import EarshotTestSupport
 import Foundation
 import Testing
@@ -111,6 +112,33 @@ struct FeaturesCommandTests {
         let json = try Programs.earshot(["features", Fixtures.path("tflm-micro-speech/yes_1000ms.wav"), "--stride-ms", "10", "--tables", "microFrontend"])
         let frames = try #require(try JSONSerialization.jsonObject(with: json.stdoutData) as? [[Int]])
         #expect(frames.count == 98 && frames.allSatisfy { $0.count == 40 })
+    }
+
+    /// `--clip-samples`: back-to-back clips, the frontend reset at each, so every clip's frames equal its own run.
+    @Test func clipSamplesResetsTheFrontendPerClip() throws {
+        let directory = Fixtures.temporaryDirectory("cli-features-clips")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let speech = try Fixtures.int16Samples(rawFile: Fixtures.path("pocketsphinx/goforward.raw"))
+        let clip = Array(speech.prefix(16_000))
+        let path = directory + "/two.wav"
+        let writer = try AudioFileWriter(path: path, sampleRate: 16_000)
+        try writer.write(clip + clip)
+        try writer.close()
+        let single = directory + "/one.wav"
+        let one = try AudioFileWriter(path: single, sampleRate: 16_000)
+        try one.write(clip)
+        try one.close()
+        let both = try Programs.earshot(["features", path, "--clip-samples", "16000", "--format", "raw"])
+        let alone = try Programs.earshot(["features", single, "--format", "raw"])
+        #expect(both.status == 0 && alone.status == 0, "\(both.stderr)")
+        #expect(both.stdoutData.count == 2 * 49 * 40 * 2)
+        #expect(both.stdoutData.prefix(alone.stdoutData.count) == alone.stdoutData)
+        #expect(both.stdoutData.suffix(alone.stdoutData.count) == alone.stdoutData)
+        // Without the reset, the second clip would start from the first one's noise estimate.
+        let streamed = try Programs.earshot(["features", path, "--format", "raw"])
+        #expect(streamed.stdoutData.suffix(alone.stdoutData.count) != alone.stdoutData)
+        let ragged = try Programs.earshot(["features", path, "--clip-samples", "15000"])
+        #expect(ragged.status == 79 && ragged.stderr.contains("whole number"))
     }
 }
 

@@ -161,7 +161,9 @@ def main():
     oov_idx = [i for i in np.nonzero(oov)[0] if snr_of[i] in ("clean", "10 dB")][:12:2]
     sil_idx = [int(np.nonzero(silence & (noise_of == n))[0][0]) for n in ["white", "pink", "brown", "hum", "fan", "music", "babble"]]
     chosen += [int(i) for i in oov_idx] + sil_idx
-    _, raw_ref = train.run_int8(model_bytes, x[chosen], reference=True)
+    ref_logits, raw_ref = train.run_int8(model_bytes, x[chosen], reference=True)
+    ref_p = train.softmax(ref_logits / T)
+    ref_d, _ = decisions(ref_p, threshold)
     heldout = os.path.join(ROOT, "Models", "command", "heldout")
     os.makedirs(heldout, exist_ok=True)
     wav = os.path.join(args.data, "heldout.wav")
@@ -169,9 +171,10 @@ def main():
         w.setnchannels(1); w.setsampwidth(2); w.setframerate(L.RATE); w.writeframes(audio[chosen].astype("<i2").tobytes())
     subprocess.run(["sox", "-V1", wav, os.path.join(heldout, "clips.flac")], check=True)
     entries = [{**{k: facts[i][k] for k in ("label", "text", "engine", "voice", "noise", "snr")},
-                "expected_logits": raw_ref[k].astype(int).tolist(), "expected_text": L.LABELS[d[i]] if d[i] >= WORD0 or d[i] == 0 else "unknown"}
+                "expected_logits": raw_ref[k].astype(int).tolist(), "expected_text": L.LABELS[ref_d[k]]}
                for k, i in enumerate(chosen)]
-    json.dump({"model_sha256": manifest["model_sha256"], "clip_samples": L.CLIP_SAMPLES, "clips": entries},
+    json.dump({"model_sha256": manifest["model_sha256"], "clip_samples": L.CLIP_SAMPLES,
+               "baseline": train.baseline(x[chosen], ref_p), "clips": entries},
               open(os.path.join(heldout, "heldout.json"), "w"), indent=0)
     accuracy_heldout = np.mean([e["expected_text"] == e["label"] for e in entries if e["label"] in L.VOCABULARY])
     print(json.dumps({k: report[k] for k in ("words", "by_snr", "by_engine", "oov_false_accept", "noise_false_accept", "pocketsphinx", "real_fixtures")}, indent=1))

@@ -2,7 +2,9 @@
 """Synthesises command-en's training, validation and test sets and computes their features with Earshot's frontend.
 
 Voices (whole engines and voices held out, so the test measures speakers never heard):
-- train: espeak-ng, 7 accents × 8 variants, random speed and pitch; festival ked_diphone at several speeds.
+- train: espeak-ng, 7 accents × 8 variants, random speed and pitch; festival's three English voices (kal and ked
+  diphones, slt HTS) at ten speeds each. Every training rendering is also warped by sox `speed` (0.9–1.1: pitch,
+  formants and tempo together, a vocal-tract-length perturbation) so speakers between the voices are covered.
 - validation (early stopping, temperature): espeak-ng variants f1, m2, m4 of three trained accents.
 - test: every flite voice (kal, awb, rms, slt; an engine never trained on) at three speeds, and espeak-ng's
   Lancaster accent (never trained on). Festival's kal and slt are left out of training: they are flite's speakers.
@@ -37,7 +39,7 @@ import synth  # noqa: E402  (noise generators and channel effects shared with th
 ESPEAK_TRAIN = [("espeak", f"{a}+{v}") for a in ["en-us", "en-gb", "en-gb-scotland", "en-029", "en-gb-x-rp", "en-us-nyc",
                                                    "en-gb-x-gbcwmd"]
                 for v in ["m1", "m3", "m5", "m7", "f2", "f4", "f5", "croak"]]
-FESTIVAL_TRAIN = [("festival", "ked_diphone")]
+FESTIVAL_TRAIN = [("festival", "ked_diphone"), ("festival", "kal_diphone"), ("festival", "cmu_us_slt_arctic_hts")]
 VALIDATION = [("espeak", f"{a}+{v}") for a in ["en-us", "en-gb-scotland", "en-029"] for v in ["f1", "m2", "m4"]]
 TEST_FLITE = [("flite", v) for v in ["kal", "awb", "rms", "slt"]]
 TEST_ESPEAK = [("espeak", f"en-gb-x-gbclan+{v}") for v in ["f1", "m2", "m4"]]
@@ -61,8 +63,9 @@ def oov_words():
 
 
 def render(job):
-    """One synthesised utterance: 16 kHz mono float in [-1, 1)."""
-    engine, voice, text, speed, pitch = job
+    """One synthesised utterance: 16 kHz mono float in [-1, 1). An optional sixth field warps it with sox `speed`."""
+    engine, voice, text, speed, pitch = job[:5]
+    warp = job[5] if len(job) > 5 else 1.0
     with tempfile.TemporaryDirectory() as tmp:
         wav, raw = os.path.join(tmp, "s.wav"), os.path.join(tmp, "s.raw")
         if engine == "espeak":
@@ -75,8 +78,8 @@ def render(job):
             cmd = ["text2wave", "-eval", f"(voice_{voice})", "-eval", f"(Parameter.set 'Duration_Stretch {speed:.3f})",
                    script, "-o", wav]
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        subprocess.run(["sox", "-V1", "-D", wav, "-r", str(L.RATE), "-c", "1", "-b", "16", "-e", "signed", "-t", "raw", raw],
-                       check=True)
+        subprocess.run(["sox", "-V1", "-D", wav, "-r", str(L.RATE), "-c", "1", "-b", "16", "-e", "signed", "-t", "raw", raw]
+                       + (["speed", f"{warp:.4f}"] if warp != 1.0 else []), check=True)
         return np.fromfile(raw, dtype="<i2").astype(np.float64) / 32768
 
 
@@ -136,20 +139,27 @@ def espeak_job(rng, voice, text):
     return (*voice, text, int(rng.integers(140, 201)), int(rng.integers(30, 71)))
 
 
+def warped(rng, job):
+    return (*job, float(rng.uniform(0.9, 1.1)))
+
+
 def build_train(rng, pool, train_oov, renders_per_voice, mixes):
+    """Every word by every espeak voice (`renders_per_voice` each) and by each festival voice at ten speeds; unknown
+    speech by random training voices; every rendering warped."""
     jobs, labels = [], []
     for word in L.VOCABULARY:
         for voice in ESPEAK_TRAIN:
             for _ in range(renders_per_voice):
-                jobs.append(espeak_job(rng, voice, word)); labels.append(word)
-        for stretch in np.linspace(0.85, 1.25, 3 * renders_per_voice):
-            jobs.append((*FESTIVAL_TRAIN[0], word, float(stretch), 0)); labels.append(word)
-    voices = ESPEAK_TRAIN + FESTIVAL_TRAIN
-    for k in range(len(L.VOCABULARY) * renders_per_voice * 25):
+                jobs.append(warped(rng, espeak_job(rng, voice, word))); labels.append(word)
+        for voice in FESTIVAL_TRAIN:
+            for stretch in np.linspace(0.8, 1.3, 10):
+                jobs.append(warped(rng, (*voice, word, float(stretch), 0))); labels.append(word)
+    voices = ESPEAK_TRAIN + FESTIVAL_TRAIN * 8
+    for k in range(len(L.VOCABULARY) * 50):
         text = train_oov[k % len(train_oov)]
         voice = voices[int(rng.integers(len(voices)))]
-        jobs.append(espeak_job(rng, voice, text) if voice[0] == "espeak" else (*voice, text, float(rng.uniform(0.85, 1.25)), 0))
-        labels.append(L.command_label(text))
+        job = espeak_job(rng, voice, text) if voice[0] == "espeak" else (*voice, text, float(rng.uniform(0.8, 1.3)), 0)
+        jobs.append(warped(rng, job)); labels.append(L.command_label(text))
     return jobs, labels, [mixes if lab != "unknown" else max(1, mixes - 1) for lab in labels]
 
 
@@ -214,8 +224,8 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default=os.path.join(ROOT, ".build-command"))
     parser.add_argument("--earshot", default=os.path.join(ROOT, ".build", "release", "earshot"))
-    parser.add_argument("--renders-per-voice", type=int, default=2)
-    parser.add_argument("--mixes", type=int, default=3)
+    parser.add_argument("--renders-per-voice", type=int, default=1)
+    parser.add_argument("--mixes", type=int, default=4)
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     train_oov, test_oov = oov_words()
@@ -224,7 +234,7 @@ def main():
         rng = np.random.default_rng(11)
         jobs, labels, mixes = build_train(rng, pool, train_oov, args.renders_per_voice, args.mixes)
         rendered = pool.map(render, jobs, chunksize=16)
-        babble = babble_pool(rng, ESPEAK_TRAIN + FESTIVAL_TRAIN, 40, pool)
+        babble = babble_pool(rng, ESPEAK_TRAIN + FESTIVAL_TRAIN * 8, 40, pool)
         clips, facts = assemble(rng, rendered, labels, [j[2] for j in jobs], jobs, mixes, babble)
         c, f = silence_clips(rng, 1500, babble)
         save(args.out, "train", clips + c, facts + f, args.earshot)

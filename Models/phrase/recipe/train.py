@@ -91,7 +91,8 @@ def wer(hyps, refs):
 
 def convert_int8(tf, model, representative):
     with tempfile.TemporaryDirectory() as tmp:
-        model.export(tmp, verbose=False)
+        # Batch 1, fixed: a static graph (a dynamic batch turns reshapes into SHAPE/STRIDED_SLICE/PACK operators).
+        model.export(tmp, verbose=False, input_signature=[tf.TensorSpec([1, FRAMES, CHANNELS, 1], tf.float32)])
         converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         def samples():
