@@ -40,6 +40,8 @@ let package = Package(
         .target(name: "EarshotBundles", dependencies: ["EarshotDSP", "EarshotInference", "EarshotMonitoring", .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: swiftSettings),
         .target(name: "EarshotVAD", dependencies: ["EarshotDSP", "EarshotInference", "EarshotBundles"], swiftSettings: swiftSettings),
+        .target(name: "EarshotEdge", dependencies: ["EarshotAudio", "EarshotVAD", "EarshotRecognizer", "EarshotBundles", "EarshotMonitoring"],
+                swiftSettings: swiftSettings),
         .target(name: "EarshotRecognizer", dependencies: ["EarshotDSP", "EarshotInference", "EarshotBundles"], swiftSettings: swiftSettings),
         .target(name: "EarshotAudio", dependencies: ["CALSA", "CSndFile", "CSampleRate"], swiftSettings: swiftSettings),
 
@@ -47,7 +49,7 @@ let package = Package(
         .executableTarget(
             name: "earshot",
             dependencies: [
-                "EarshotAudio", "EarshotMonitoring", "EarshotDSP", "EarshotInference", "EarshotRecognizer", "EarshotBundles", "EarshotVAD",
+                "EarshotAudio", "EarshotMonitoring", "EarshotDSP", "EarshotInference", "EarshotRecognizer", "EarshotBundles", "EarshotVAD", "EarshotEdge",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -65,6 +67,8 @@ let package = Package(
         .testTarget(name: "EarshotRecognizerTests", dependencies: ["EarshotRecognizer", "EarshotBundles", "EarshotAudio", "EarshotDSP",
                                                                   "EarshotMonitoring", "EarshotTestSupport"],
                     swiftSettings: swiftSettings),
+        .testTarget(name: "EarshotEdgeTests", dependencies: ["EarshotEdge", "EarshotAudio", "EarshotBundles", "EarshotRecognizer", "EarshotVAD",
+                                                            "EarshotTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "EarshotMonitoringTests", dependencies: ["EarshotMonitoring"], swiftSettings: swiftSettings),
         .testTarget(name: "EarshotAudioTests", dependencies: ["EarshotAudio", "EarshotMonitoring", "EarshotTestSupport"],
                     swiftSettings: swiftSettings),

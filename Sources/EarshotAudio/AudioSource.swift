@@ -72,3 +72,19 @@ public final class CaptureSource: PipelineAudioSource {
         return true
     }
 }
+
+/// Samples already in memory, delivered in chunks as a stream would be (replays, tests, recorded utterances).
+public final class SampleArraySource: PipelineAudioSource {
+    private let samples: [Int16]
+    private var position = 0
+
+    public init(_ samples: [Int16]) { self.samples = samples }
+
+    public func read(appendingTo output: inout [Int16], maximum: Int) throws(AudioError) -> Bool {
+        guard position < samples.count else { return false }
+        let end = min(samples.count, position + max(1, maximum))
+        output.append(contentsOf: samples[position..<end])
+        position = end
+        return true
+    }
+}

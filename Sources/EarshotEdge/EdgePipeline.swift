@@ -1,0 +1,177 @@
+public import EarshotAudio
+public import EarshotVAD
+import EarshotBundles
+import EarshotRecognizer
+import Foundation
+
+/// The device pipeline from audio to decisions: source → VAD → endpointer on the calling thread, then a bounded
+/// queue → local recogniser → automation policy → sink on a worker thread. Audio never waits for the model: when
+/// utterances arrive faster than they are recognised, the oldest waiting one is dropped and counted.
+public final class EdgePipeline: @unchecked Sendable {
+    public struct Configuration: Sendable {
+        public var endpointer = EndpointerConfiguration()
+        /// Utterances that may wait for the recogniser before the oldest is dropped.
+        public var queueCapacity = 8
+        /// For sources that can wait (files): hold the reader instead of dropping utterances.
+        public var waitWhenFull = false
+        /// Identifies this run in decision ids.
+        public var runID = String(UInt64.random(in: 0..<(1 << 40)), radix: 36)
+        public init() {}
+    }
+
+    /// Counts since the pipeline started (read after `run` returns, or from any thread for a snapshot).
+    public struct Counters: Sendable, Codable {
+        public var samples: Int64 = 0
+        public var utterances = 0
+        public var decisions = 0
+        public var dropped = 0
+        public var recognitionErrors = 0
+    }
+
+    private struct Job {
+        var sequence: Int
+        var utterance: Utterance
+        var window: [Int16]
+        var windowStart: Int64
+        var closedAt: ContinuousClock.Instant
+    }
+
+    private let detector: VoiceActivityDetector
+    private let recognizer: LocalRecognizer
+    private let policy: AutomationPolicy
+    private let configuration: Configuration
+    private let sink: @Sendable (Decision) -> Void
+    private let queue: UtteranceQueue<Job>
+    private let lock = NSLock()
+    private var counters = Counters()
+    /// The most recent audio, so the recogniser gets context around the speech (indices from `historyStart`).
+    private var history: [Int16] = []
+    private var historyStart: Int64 = 0
+
+    public init(detector: VoiceActivityDetector, recognizer: LocalRecognizer, policy: AutomationPolicy,
+                configuration: Configuration = Configuration(), sink: @escaping @Sendable (Decision) -> Void) {
+        self.detector = detector
+        self.recognizer = recognizer
+        self.policy = policy
+        self.configuration = configuration
+        self.sink = sink
+        queue = UtteranceQueue(capacity: configuration.queueCapacity, waitWhenFull: configuration.waitWhenFull)
+    }
+
+    public var snapshot: Counters {
+        lock.lock(); defer { lock.unlock() }
+        var c = counters
+        c.dropped = queue.dropped
+        return c
+    }
+
+    /// Runs until the source ends (a file, or a capture given a length), then finishes every queued utterance.
+    public func run(_ source: any PipelineAudioSource) throws {
+        let endpointer = try Endpointer(configuration.endpointer)
+        let worker = Thread { [self] in self.work() }
+        worker.name = "earshot-recognizer"
+        worker.start()
+        defer { queue.close() }
+        let done = DispatchSemaphore(value: 0)
+        finished = done
+        var pending: [Int16] = []
+        var consumed = 0
+        var sequence = 0
+        let blockSamples = configuration.endpointer.frameSamples
+        var blockStart: Int64 = 0
+        func emit(_ u: Utterance) {
+            sequence += 1
+            lock.lock(); counters.utterances += 1; lock.unlock()
+            let (before, after) = recognizer.window
+            let lo = max(historyStart, u.speechStart - Int64(before))
+            let hi = min(historyStart + Int64(history.count), max(u.speechEnd, u.speechStart + Int64(after)) + Int64(before))
+            let window = lo < hi ? Array(history[Int(lo - historyStart)..<Int(hi - historyStart)]) : []
+            queue.push(Job(sequence: sequence, utterance: u, window: window, windowStart: lo, closedAt: .now))
+        }
+        while try source.read(appendingTo: &pending, maximum: 1_600) {
+            let fresh = pending[consumed...]
+            history.append(contentsOf: fresh)
+            lock.lock(); counters.samples += Int64(fresh.count); lock.unlock()
+            // Keep about 10 s: enough for a maximum-length phrase window, trimmed in large steps.
+            if history.count > 320_000 { history.removeFirst(160_000); historyStart += 160_000 }
+            try pending.withUnsafeBufferPointer { (buffer) throws(RecognizerError) in
+                try detector.process(UnsafeBufferPointer(rebasing: buffer[consumed...])) { block, q15 in
+                    let offset = Int(Int64(block * blockSamples) - blockStart)
+                    guard offset >= 0, offset + blockSamples <= pending.count else { return }
+                    let samples = UnsafeBufferPointer(rebasing: buffer[offset..<(offset + blockSamples)])
+                    if let u = endpointer.process(frame: samples, probabilityQ15: q15) { emit(u) }
+                }
+            }
+            consumed = pending.count
+            // Drop what the VAD has fully scored (keep one block of slack for a frame still being completed).
+            let keepFrom = max(0, min(consumed, Int(Int64(detector.blocksReported * blockSamples) - blockStart)))
+            if keepFrom > 16_000 {
+                pending.removeFirst(keepFrom)
+                consumed -= keepFrom
+                blockStart += Int64(keepFrom)
+            }
+        }
+        if let u = endpointer.flush() { emit(u) }
+        queue.close()
+        done.wait()
+    }
+
+    private var finished: DispatchSemaphore?
+
+    private func work() {
+        defer { finished?.signal() }
+        while let job = queue.pop() {
+            let started = ContinuousClock.now
+            let u = job.utterance
+            let speechStart = Int(u.speechStart - job.windowStart), speechEnd = Int(u.speechEnd - job.windowStart)
+            let manifest = recognizer.manifest
+            var decision: Decision
+            do {
+                let r = try recognizer.recognize(job.window[...], speechStart: speechStart, speechEnd: speechEnd)
+                let finishedAt = ContinuousClock.now
+                decision = Decision(
+                    id: "\(configuration.runID)-\(job.sequence)", start: Double(u.speechStart) / 16_000, end: Double(u.speechEnd) / 16_000,
+                    text: r.text, confidence: r.confidence, source: "local", offline: false,
+                    automation: policy.decide(confidence: r.confidence, recognised: r.recognised),
+                    latencyMs: Self.milliseconds(finishedAt - job.closedAt), accepted: r.recognised, topK: r.topK, words: r.words,
+                    models: ["active": "\(manifest.name)@\(manifest.version)"], automationLevel: policy.level,
+                    stages: .init(queueMs: Self.milliseconds(started - job.closedAt), recognizeMs: Self.milliseconds(finishedAt - started)),
+                    input: Self.statistics(job.window, speechStart: speechStart, speechEnd: speechEnd, ratio: u.speechRatio))
+            } catch {
+                lock.lock(); counters.recognitionErrors += 1; lock.unlock()
+                FileHandle.standardError.write(Data("earshot: utterance \(job.sequence): \(error.message)\n".utf8))
+                continue
+            }
+            lock.lock(); counters.decisions += 1; lock.unlock()
+            sink(decision)
+        }
+    }
+
+    static func milliseconds(_ d: Duration) -> Double {
+        let (seconds, attoseconds) = d.components
+        return (Double(seconds) * 1_000 + Double(attoseconds) / 1e15 * 1).rounded(toPlaces: 3)
+    }
+
+    /// Level statistics of the speech part of the utterance (dBFS relative to a full-scale square wave).
+    static func statistics(_ window: [Int16], speechStart: Int, speechEnd: Int, ratio: Double) -> Decision.InputStatistics {
+        let lo = max(0, min(window.count, speechStart)), hi = max(lo, min(window.count, speechEnd))
+        var sum = 0.0, peak: Int32 = 0, clipped = 0
+        for v in window[lo..<hi] {
+            let x = Int32(v)
+            sum += Double(x * x)
+            peak = max(peak, abs(x))
+            if x >= 32_767 || x <= -32_767 { clipped += 1 }
+        }
+        let n = Double(max(1, hi - lo))
+        return .init(durationS: Double(hi - lo) / 16_000, rmsDBFS: (10 * log10(sum / n / (32_768.0 * 32_768.0) + 1e-12)).rounded(toPlaces: 2),
+                     peakDBFS: (20 * log10(Double(peak) / 32_768 + 1e-12)).rounded(toPlaces: 2),
+                     clippedPercent: (Double(clipped) / n * 100).rounded(toPlaces: 3), speechRatio: ratio.rounded(toPlaces: 3))
+    }
+}
+
+extension Double {
+    func rounded(toPlaces places: Int) -> Double {
+        let scale = pow(10, Double(places))
+        return (self * scale).rounded() / scale
+    }
+}

@@ -1,0 +1,51 @@
+public import EarshotBundles
+public import EarshotRecognizer
+
+/// The active local model, whichever kind its bundle is, behind one call.
+public enum LocalRecognizer {
+    case command(CommandRecognizer)
+    case phrase(PhraseRecognizer, grammar: WordGraph?)
+
+    /// A recogniser for a verified bundle (`command` or `phrase`); a grammar only goes with a phrase model.
+    public init(bundle: ModelBundle, grammar: WordGraph? = nil) throws(RecognizerError) {
+        switch bundle.manifest.kind {
+        case "command":
+            guard grammar == nil else { throw RecognizerError(.input, "A grammar needs a phrase model; \(bundle.manifest.name) has a fixed vocabulary.") }
+            self = .command(try CommandRecognizer(bundle: bundle))
+        case "phrase":
+            let recognizer = try PhraseRecognizer(bundle: bundle)
+            if let grammar { _ = try recognizer.labels(for: grammar) }
+            self = .phrase(recognizer, grammar: grammar)
+        default:
+            throw RecognizerError(.bundle, "\(bundle.manifest.name) is a \(bundle.manifest.kind) model; the runtime needs a command or phrase model.")
+        }
+    }
+
+    public var manifest: BundleManifest {
+        switch self {
+        case .command(let r): return r.manifest
+        case .phrase(let r, _): return r.manifest
+        }
+    }
+
+    /// Samples of context the model wants before the speech starts and after its centre or start.
+    var window: (before: Int, after: Int) {
+        switch self {
+        case .command(let r): return (r.clipSamples / 2, r.clipSamples / 2)
+        case .phrase(let r, _): return (PhraseRecognizer.leadSamples, r.clipSamples - PhraseRecognizer.leadSamples)
+        }
+    }
+
+    /// What the model says about speech spanning `speechStart..<speechEnd` of `audio` (indices of the slice).
+    public func recognize(_ audio: ArraySlice<Int16>, speechStart: Int, speechEnd: Int)
+        throws(RecognizerError) -> (text: String, confidence: Double, recognised: Bool, topK: [LabelScore]?, words: [PhraseWord]?) {
+        switch self {
+        case .command(let r):
+            let result = try r.recognize(audio, speechStart: speechStart, speechEnd: speechEnd)
+            return (result.text, result.confidence, result.accepted, result.topK, nil)
+        case .phrase(let r, let grammar):
+            let result = try r.recognize(audio, speechStart: speechStart, speechEnd: speechEnd, grammar: grammar)
+            return (result.text, result.confidence, result.accepted, nil, result.words)
+        }
+    }
+}
