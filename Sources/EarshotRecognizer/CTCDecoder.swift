@@ -90,7 +90,7 @@ public enum CTCDecoder {
         }
         var end = -1
         var endScore = -Double.infinity
-        for s in graph.finals where score[s] > endScore { endScore = score[s]; end = s }
+        for s in graph.finals.sorted() where score[s] > endScore { endScore = score[s]; end = s }   // sorted: ties resolve the same way every run
         for a in 0..<arcs where graph.finals.contains(arcTarget[a]) && score[states + a] > endScore { endScore = score[states + a]; end = states + a }
         guard end >= 0, endScore > -.infinity else { return nil }
         // Trace back: runs of frames spent in the same arc after entering it are one word.

@@ -43,7 +43,7 @@ def main():
         "",
         f"**Training data.** Synthetic only, {len(train)} phrases ({len(train) * 4 / 3600:.1f} h): movement, turn and set-point",
         "templates, digit strings, single commands and random word sequences over the whole inventory (22 %), spoken by",
-        "the command recipe's training voices (espeak-ng accents and variants, festival), mixed with the same noises,",
+        "espeak-ng's 56 training voices of the command recipe and festival's ked_diphone, mixed with the same noises,",
         "SNRs, levels and channel effects. Features from `earshot features --clip-samples 64000`. Nothing from",
         "`../shared/fixtures`. Recipe (seeded): `python3 Models/phrase/recipe/make_dataset.py && python3",
         "Models/phrase/recipe/train.py && python3 Models/phrase/recipe/evaluate.py && python3 Models/phrase/recipe/card.py`.",

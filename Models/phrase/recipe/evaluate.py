@@ -22,9 +22,20 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
-sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(ROOT, "Models", "command", "recipe"))
-import train as T  # noqa: E402
+
+
+def _phrase_train():
+    """Models/phrase/recipe/train.py by path (the command recipe has a module of the same name)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("phrase_train", os.path.join(HERE, "train.py"))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+T = _phrase_train()
 
 GRAMMAR = os.path.join(ROOT, "Models", "phrase", "grammars", "field.gram")
 UNIT = "(one|two|three|four|five|six|seven|eight|nine)"

@@ -6,8 +6,10 @@ The phrases come from templates that field technicians use ("go forward ten mete
 digit strings such as "two nine three four zero") and from random word sequences over the whole inventory, so the
 model learns words, not templates, and any grammar over its words can be decoded without retraining.
 
-Voices as for command-en (Models/command/recipe/make_dataset.py): train on espeak-ng and festival ked; validate on
-held-out espeak variants; test on every flite voice and espeak-ng's Lancaster accent. Clips are 4.000 s: the
+Voices: train on the command recipe's espeak-ng voices and festival's ked_diphone (weighted ×6); validate on
+held-out espeak variants; test on every flite voice and espeak-ng's Lancaster accent (as command-en). phrase-en
+0.1.0 was trained before command-en's recipe added festival's kal and slt and the sox `speed` warp; its own voice
+list is pinned here so this recipe reproduces it. Clips are 4.000 s: the
 phrase's speech starts 0.1–0.4 s in, the rest is the recording's own background. Labels follow Models/LABELLING.md.
 
 Usage: python3 Models/phrase/recipe/make_dataset.py [--out .build-phrase] [--earshot .build/release/earshot]
@@ -74,15 +76,19 @@ def phrase(rng):
     return " ".join(rng.choice(INVENTORY, int(rng.integers(1, 6))))
 
 
-def jobs_for(rng, voices, count, flite_stretch=False):
+FESTIVAL_TRAIN = [("festival", "ked_diphone")]
+
+
+def jobs_for(rng, voices, count, flite_stretch=False, warp=False):
     jobs = []
     for k in range(count):
         text = L.normalise_transcript(phrase(rng))
         voice = voices[int(rng.integers(len(voices)))] if not flite_stretch else voices[k % len(voices)]
         if voice[0] == "espeak":
-            jobs.append(C.espeak_job(rng, voice, text))
+            job = C.espeak_job(rng, voice, text)
         else:
-            jobs.append((*voice, text, float(rng.choice([0.9, 1.0, 1.15])) if voice[0] == "flite" else float(rng.uniform(0.85, 1.25)), 0))
+            job = (*voice, text, float(rng.choice([0.9, 1.0, 1.15])) if voice[0] == "flite" else float(rng.uniform(0.85, 1.25)), 0)
+        jobs.append(C.warped(rng, job) if warp else job)
     return jobs
 
 
@@ -139,9 +145,9 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     with multiprocessing.Pool(2) as pool:
         rng = np.random.default_rng(21)
-        jobs = jobs_for(rng, C.ESPEAK_TRAIN + C.FESTIVAL_TRAIN * 6, args.train)
+        jobs = jobs_for(rng, C.ESPEAK_TRAIN + FESTIVAL_TRAIN * 6, args.train)
         rendered = pool.map(C.render, jobs, chunksize=16)
-        babble = C.babble_pool(rng, C.ESPEAK_TRAIN + C.FESTIVAL_TRAIN, 40, pool)
+        babble = C.babble_pool(rng, C.ESPEAK_TRAIN + FESTIVAL_TRAIN, 40, pool)
         clips, facts = build(rng, jobs, rendered, babble, lambda r: [C.conditions_random(r)])
         save(args.out, "train", clips, facts, args.earshot)
 

@@ -45,23 +45,47 @@ def load(data, split, inventory):
     return x, labels, facts
 
 
-def build_model(tf, width, classes):
+def build_model(tf, width, classes, folded=False):
+    """The training network, or (`folded`) the same function with every batch normalisation folded into the
+    convolution before it, for conversion: a dilated depthwise convolution followed by a bias (not a batch norm) is
+    what the TFLite converter turns back into one DEPTHWISE_CONV_2D with dilation instead of SPACE_TO_BATCH_ND,
+    DEPTHWISE_CONV_2D, BATCH_TO_SPACE_ND, MUL and ADD."""
     layers = tf.keras.layers
+    norm = (lambda: (lambda x: x)) if folded else layers.BatchNormalization
     inputs = tf.keras.Input((FRAMES, CHANNELS, 1), name="features")
-    x = layers.Conv2D(width, (5, 4), strides=(2, 2), padding="same", use_bias=False)(inputs)
-    x = layers.ReLU()(layers.BatchNormalization()(x))
+    x = layers.Conv2D(width, (5, 4), strides=(2, 2), padding="same", use_bias=folded)(inputs)
+    x = layers.ReLU()(norm()(x))
     for i, dilation in enumerate([1, 2, 4, 8, 1]):
         if i == 0:
-            x = layers.DepthwiseConv2D((5, 3), strides=(1, 2), padding="same", use_bias=False)(x)
+            x = layers.DepthwiseConv2D((5, 3), strides=(1, 2), padding="same", use_bias=folded)(x)
         else:
-            x = layers.DepthwiseConv2D((5, 3), dilation_rate=(dilation, 1), padding="same", use_bias=False)(x)
-        x = layers.ReLU()(layers.BatchNormalization()(x))
-        x = layers.Conv2D(width, 1, use_bias=False)(x)
-        x = layers.ReLU()(layers.BatchNormalization()(x))
+            x = layers.DepthwiseConv2D((5, 3), dilation_rate=(dilation, 1), padding="same", use_bias=folded)(x)
+        x = layers.ReLU()(norm()(x))
+        x = layers.Conv2D(width, 1, use_bias=folded)(x)
+        x = layers.ReLU()(norm()(x))
     x = layers.AveragePooling2D(pool_size=(1, x.shape[2]))(x)
     x = layers.Conv2D(classes, 1, name="logits")(x)
     outputs = layers.Reshape((x.shape[1], classes))(x)
     return tf.keras.Model(inputs, outputs)
+
+
+def fold_batchnorm(tf, model, width, classes):
+    """An equivalent inference network without batch normalisation: each BN's scale multiplies the output channels
+    of the convolution before it, and its shift becomes that convolution's bias."""
+    folded = build_model(tf, width, classes, folded=True)
+    convs = [l for l in model.layers if isinstance(l, (tf.keras.layers.Conv2D, tf.keras.layers.DepthwiseConv2D))]
+    norms = [l for l in model.layers if isinstance(l, tf.keras.layers.BatchNormalization)]
+    targets = [l for l in folded.layers if isinstance(l, (tf.keras.layers.Conv2D, tf.keras.layers.DepthwiseConv2D))]
+    for k, (conv, target) in enumerate(zip(convs, targets)):
+        weights = conv.get_weights()
+        if k < len(norms):
+            gamma, beta, mean, variance = norms[k].get_weights()
+            scale = gamma / np.sqrt(variance + norms[k].epsilon)
+            kernel = weights[0] * (scale[None, None, :, None] if isinstance(conv, tf.keras.layers.DepthwiseConv2D) else scale)
+            target.set_weights([kernel, beta - mean * scale])
+        else:
+            target.set_weights(weights)     # the final 1×1 convolution: kernel and bias as trained
+    return folded
 
 
 def greedy(logits):
@@ -130,6 +154,8 @@ def main():
     parser.add_argument("--out", default=os.path.join(ROOT, "Models", "phrase", "phrase-en"))
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--width", type=int, default=64)
+    parser.add_argument("--convert-only", action="store_true",
+                        help="skip training: reload the float model saved by the last run, then quantise")
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import importlib.util
@@ -166,7 +192,9 @@ def main():
     for i, l in enumerate(train_labels):
         padded[i, :len(l)] = l
     best, best_weights = 9.0, None
-    for epoch in range(args.epochs):
+    if args.convert_only:
+        best_weights = tf.keras.models.load_model(os.path.join(args.data, "float_model.keras")).get_weights()
+    for epoch in range(0 if args.convert_only else args.epochs):
         order = rng.permutation(len(train_x))
         losses = []
         for start in range(0, len(order), batch):
@@ -187,8 +215,13 @@ def main():
             best, best_weights = score, model.get_weights()
     model.set_weights(best_weights)
     model.save(os.path.join(args.data, "float_model.keras"))
-
-    model_bytes = convert_int8(tf, model, train_x[rng.choice(len(train_x), 300, replace=False)])
+    val_float = model.predict(as_float(val_x), verbose=0, batch_size=100)
+    best = wer([greedy(v) for v in val_float], val_labels)
+    folded = fold_batchnorm(tf, model, args.width, classes)
+    drift = float(np.max(np.abs(folded.predict(as_float(val_x[:20]), verbose=0) - val_float[:20])))
+    print(f"batch-norm folding changes logits by at most {drift:.2e}", flush=True)
+    # Its own generator, so --convert-only picks the same calibration clips as a full run.
+    model_bytes = convert_int8(tf, folded, train_x[np.random.default_rng(SEED + 1).choice(len(train_x), 300, replace=False)])
     os.makedirs(args.out, exist_ok=True)
     open(os.path.join(args.out, "model.tflite"), "wb").write(model_bytes)
     val_int8, _ = run_int8(model_bytes, val_x)
