@@ -9,7 +9,8 @@ public struct Decision: Sendable, Codable {
     /// Seconds from the start of the input to the start and end of the speech.
     public var start: Double
     public var end: Double
-    /// The label or the words; `unknown` or empty when nothing was recognised.
+    /// The model's best guess: a command label or the words (`unknown`, `silence` or empty when it heard no command),
+    /// whatever `automation` says to do with it.
     public var text: String
     public var confidence: Double
     /// `local` or `cloud`.
@@ -19,6 +20,7 @@ public struct Decision: Sendable, Codable {
     public var automation: Automation
     /// Milliseconds from the endpointer closing the utterance to this decision.
     public var latencyMs: Double
+    /// `automation == .accept`: the device acts without asking.
     public var accepted: Bool
     public var topK: [LabelScore]?
     public var words: [PhraseWord]?

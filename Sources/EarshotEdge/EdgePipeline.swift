@@ -129,11 +129,12 @@ public final class EdgePipeline: @unchecked Sendable {
             do {
                 let r = try recognizer.recognize(job.window[...], speechStart: speechStart, speechEnd: speechEnd)
                 let finishedAt = ContinuousClock.now
+                let automation = policy.decide(confidence: r.confidence, recognised: r.recognised)
                 decision = Decision(
                     id: "\(configuration.runID)-\(job.sequence)", start: Double(u.speechStart) / 16_000, end: Double(u.speechEnd) / 16_000,
                     text: r.text, confidence: r.confidence, source: "local", offline: false,
-                    automation: policy.decide(confidence: r.confidence, recognised: r.recognised),
-                    latencyMs: Self.milliseconds(finishedAt - job.closedAt), accepted: r.recognised, topK: r.topK, words: r.words,
+                    automation: automation,
+                    latencyMs: Self.milliseconds(finishedAt - job.closedAt), accepted: automation == .accept, topK: r.topK, words: r.words,
                     models: ["active": "\(manifest.name)@\(manifest.version)"], automationLevel: policy.level,
                     stages: .init(queueMs: Self.milliseconds(started - job.closedAt), recognizeMs: Self.milliseconds(finishedAt - started)),
                     input: Self.statistics(job.window, speechStart: speechStart, speechEnd: speechEnd, ratio: u.speechRatio))

@@ -36,16 +36,21 @@ public enum LocalRecognizer {
         }
     }
 
-    /// What the model says about speech spanning `speechStart..<speechEnd` of `audio` (indices of the slice).
+    /// What the model says about speech spanning `speechStart..<speechEnd` of `audio` (indices of the slice):
+    /// its best guess (a command model's top label even below the bundle's threshold, so a technician can be asked
+    /// to confirm it), that guess's confidence, and whether it is a vocabulary word or a non-empty phrase at all.
+    /// Whether to act on it is the automation policy's call, not the model's.
     public func recognize(_ audio: ArraySlice<Int16>, speechStart: Int, speechEnd: Int)
         throws(RecognizerError) -> (text: String, confidence: Double, recognised: Bool, topK: [LabelScore]?, words: [PhraseWord]?) {
         switch self {
         case .command(let r):
             let result = try r.recognize(audio, speechStart: speechStart, speechEnd: speechEnd)
-            return (result.text, result.confidence, result.accepted, result.topK, nil)
+            let special = [r.manifest.unknownLabel ?? "unknown", r.manifest.silenceLabel ?? "silence"]
+            let isWord = !special.contains(result.best)
+            return (isWord ? result.best : result.text, result.confidence, isWord, result.topK, nil)
         case .phrase(let r, let grammar):
             let result = try r.recognize(audio, speechStart: speechStart, speechEnd: speechEnd, grammar: grammar)
-            return (result.text, result.confidence, result.accepted, nil, result.words)
+            return (result.text, result.confidence, !result.words.isEmpty, nil, result.words)
         }
     }
 }

@@ -123,6 +123,12 @@ def main():
     confusion = np.zeros((len(L.LABELS), len(L.LABELS)), dtype=int)
     for t, q in zip(y, d):
         confusion[t, q] += 1
+    # What other acceptance thresholds would give (for --accept-at and the automation policy's bands).
+    report["thresholds"] = [{"threshold": t, "word_accuracy": float(np.mean(decisions(p[words], t)[0] == y[words])),
+                             "word_accuracy_clean": float(np.mean(decisions(p[words & (snr_of == "clean")], t)[0] == y[words & (snr_of == "clean")])),
+                             "oov_false_accept": float(np.mean(decisions(p[oov], t)[1])),
+                             "noise_false_accept": float(np.mean(decisions(p[silence], t)[1]))}
+                            for t in (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98)]
     report["confusion"] = {"labels": L.LABELS, "rows_true_columns_decided": confusion.tolist()}
     report["calibration"] = {"ece": ece(p, y), "ece_float": ece(p_float, y), "ece_uncalibrated": ece(train.softmax(logits), y),
                              "reliability": reliability(p, y)}

@@ -34,7 +34,7 @@ extension Earshot {
         @Option(help: ArgumentHelp("A JSGF grammar for a phrase model.", valueName: "file.gram")) var grammar: String?
         @Option(help: ArgumentHelp("The VAD bundle (default: the shipped earshot-vad-en).", valueName: "bundle")) var vad: String?
         @Option(help: "Degree of automation: human-only, shadow, assist, partial or full.") var automation = "partial"
-        @Option(help: "Confidence at or above which a decision acts on its own (partial).") var acceptAt = 0.9
+        @Option(help: "Confidence at or above which a decision acts on its own (default: the model's accept threshold).") var acceptAt: Double?
         @Option(help: "Confidence at or above which a decision is worth a technician's confirmation.") var confirmAt = 0.5
         @Option(help: "Utterances that may wait for the recogniser before the oldest is dropped.") var queue = 8
         @OptionGroup var alsa: ALSAOptions
@@ -48,7 +48,7 @@ extension Earshot {
             guard AutomationLevel(rawValue: automation) != nil else {
                 throw ValidationError("--automation must be one of \(AutomationLevel.allCases.map(\.rawValue).joined(separator: ", ")).")
             }
-            guard (0...1).contains(acceptAt), (0...1).contains(confirmAt), confirmAt <= acceptAt else {
+            guard (0...1).contains(acceptAt ?? 1), (0...1).contains(confirmAt), confirmAt <= (acceptAt ?? 1) else {
                 throw ValidationError("--confirm-at and --accept-at must be within 0…1, confirm-at ≤ accept-at.")
             }
             guard (1...1_000).contains(queue) else { throw ValidationError("--queue must be within 1…1000.") }
@@ -70,7 +70,9 @@ extension Earshot {
                 let graph = try grammar.map { (path) throws -> WordGraph in try WordGraph(grammar: JSGFGrammar(contentsOfFile: path)) }
                 let recognizer = try LocalRecognizer(bundle: ModelBundle(directory: modelDirectory), grammar: graph)
                 let detector = try VoiceActivityDetector(bundle: vadDirectory)
-                let policy = AutomationPolicy(level: AutomationLevel(rawValue: automation) ?? .partial, acceptAt: acceptAt, confirmAt: confirmAt)
+                let policy = AutomationPolicy(level: AutomationLevel(rawValue: automation) ?? .partial,
+                                              acceptAt: acceptAt ?? recognizer.manifest.acceptThreshold,
+                                              confirmAt: min(confirmAt, acceptAt ?? recognizer.manifest.acceptThreshold))
                 var configuration = EdgePipeline.Configuration()
                 configuration.endpointer.onThreshold = detector.manifest.acceptThreshold
                 configuration.endpointer.offThreshold = configuration.endpointer.onThreshold * 0.7

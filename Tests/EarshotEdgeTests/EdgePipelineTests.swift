@@ -1,0 +1,110 @@
+import EarshotAudio
+import EarshotBundles
+import EarshotEdge
+import EarshotRecognizer
+import EarshotTestSupport
+import EarshotVAD
+import Foundation
+import Testing
+
+/// The runtime's pipeline with the shipped models on held-out audio: decisions, their order and timing, and what
+/// happens when the recogniser cannot keep up.
+@Suite("edge pipeline")
+struct EdgePipelineTests {
+    /// Held-out command clips (Models/command/heldout) whose recipe decision is right, by label.
+    static func heldOut() throws -> [String: [Int16]] {
+        let directory = Fixtures.packageRoot + "/Models/command/heldout"
+        let object = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: directory + "/heldout.json"))) as? [String: Any]
+        let entries = try #require(object?["clips"] as? [[String: Any]])
+        let source = try ConvertingSource(try AudioFileReader(path: directory + "/clips.flac"))
+        var samples: [Int16] = []
+        while try source.read(appendingTo: &samples, maximum: 16_000) {}
+        var clips: [String: [Int16]] = [:]
+        for (k, e) in entries.enumerated() where e["snr"] as? Double == 60 && e["label"] as? String == e["expected_text"] as? String {
+            let label = e["label"] as? String ?? ""
+            if clips[label] == nil { clips[label] = Array(samples[(k * 16_000)..<((k + 1) * 16_000)]) }
+        }
+        return clips
+    }
+
+    /// Words with 0.75 s of faint noise between them, and the start second of each word's clip.
+    static func recording(_ words: [String]) throws -> ([Int16], [Double]) {
+        let clips = try heldOut()
+        var generator = SeededGenerator(seed: 9)
+        func quiet(_ n: Int) -> [Int16] { (0..<n).map { _ in Int16.random(in: -4...4, using: &generator) } }
+        var audio = quiet(8_000)
+        var starts: [Double] = []
+        for w in words {
+            starts.append(Double(audio.count) / 16_000)
+            audio += try #require(clips[w], "no held-out clip for \(w)") + quiet(12_000)
+        }
+        return (audio, starts)
+    }
+
+    final class Collected: @unchecked Sendable {
+        let lock = NSLock()
+        var decisions: [Decision] = []
+        func add(_ d: Decision) { lock.lock(); decisions.append(d); lock.unlock() }
+    }
+
+    static func pipeline(queue: Int, wait: Bool, policy: AutomationPolicy = AutomationPolicy()) throws -> (EdgePipeline, Collected) {
+        let models = Fixtures.packageRoot + "/Models"
+        let recognizer = try LocalRecognizer(bundle: ModelBundle(directory: models + "/command/command-en"))
+        let detector = try VoiceActivityDetector(bundle: models + "/vad/earshot-vad-en")
+        var configuration = EdgePipeline.Configuration()
+        configuration.queueCapacity = queue
+        configuration.waitWhenFull = wait
+        configuration.runID = "test"
+        let collected = Collected()
+        return (EdgePipeline(detector: detector, recognizer: recognizer, policy: policy, configuration: configuration) { collected.add($0) }, collected)
+    }
+
+    @Test func decisionsFollowTheSpeechInOrderWithTimesAndStatistics() throws {
+        let words = ["stop", "seven", "forward", "left"]
+        let (audio, starts) = try Self.recording(words)
+        let (pipeline, collected) = try Self.pipeline(queue: 8, wait: true)
+        try pipeline.run(SampleArraySource(audio))
+        let decisions = collected.decisions
+        #expect(decisions.map(\.text) == words)
+        #expect(decisions.map(\.id) == ["test-1", "test-2", "test-3", "test-4"])
+        for (d, clipStart) in zip(decisions, starts) {
+            #expect(d.start >= clipStart && d.end <= clipStart + 1 && d.start < d.end, "\(d.text): \(d.start)–\(d.end)")
+            #expect(d.source == "local" && !d.offline && d.models["active"]?.hasPrefix("command-en@") == true)
+            #expect(d.latencyMs >= d.stages.recognizeMs && d.stages.recognizeMs > 0)
+            #expect(d.input.rmsDBFS < -10 && d.input.rmsDBFS > -60 && d.input.durationS > 0.1)
+            #expect(d.automation == (d.confidence >= 0.9 ? .accept : d.confidence >= 0.5 ? .confirm : .reject))
+        }
+        let counters = pipeline.snapshot
+        #expect(counters.utterances == 4 && counters.decisions == 4 && counters.dropped == 0)
+        #expect(counters.samples == Int64(audio.count))
+    }
+
+    /// Live audio never waits: with room for one waiting utterance and a burst of ten, the recogniser falls behind,
+    /// the oldest waiting ones are dropped and counted, and every utterance is either decided or counted as dropped.
+    @Test func aSlowRecogniserDropsAndCountsInsteadOfStallingTheAudio() throws {
+        let (audio, _) = try Self.recording(Array(repeating: ["confirm", "stop"], count: 5).flatMap { $0 })
+        let (dropping, collected) = try Self.pipeline(queue: 1, wait: false)
+        try dropping.run(SampleArraySource(audio))
+        let c = dropping.snapshot
+        #expect(c.utterances == 10)
+        #expect(c.dropped > 0 && c.decisions + c.dropped == c.utterances, "\(c)")
+        let sequence = collected.decisions.compactMap { Int($0.id.split(separator: "-").last ?? "") }
+        #expect(sequence == sequence.sorted() && sequence.last == 10)
+        let (waiting, all) = try Self.pipeline(queue: 1, wait: true)
+        try waiting.run(SampleArraySource(audio))
+        #expect(waiting.snapshot.dropped == 0 && all.decisions.count == 10)
+    }
+
+    @Test(arguments: [
+        (AutomationLevel.humanOnly, [Automation.confirm, .confirm, .confirm, .reject]),
+        (.shadow, [.reject, .reject, .reject, .reject]),
+        (.assist, [.confirm, .confirm, .reject, .reject]),
+        (.partial, [.accept, .confirm, .reject, .reject]),
+        (.full, [.accept, .accept, .reject, .reject]),
+    ])
+    func automationLevelsMapConfidenceToActions(level: AutomationLevel, expected: [Automation]) {
+        let policy = AutomationPolicy(level: level, acceptAt: 0.9, confirmAt: 0.5)
+        let got = [(0.95, true), (0.6, true), (0.3, true), (0.99, false)].map { policy.decide(confidence: $0.0, recognised: $0.1) }
+        #expect(got == expected)
+    }
+}
