@@ -68,6 +68,14 @@ step "earshot vad $work/goforward.wav (integer VAD: speech segments, then one pr
 step "earshot transcribe Demo/audio/commands.flac (VAD → endpointer → command-en, int8; voices it never heard)"
 "$earshot" transcribe Demo/audio/commands.flac
 
+step "earshot run --audio Demo/audio/commands.flac (the runtime: one JSON decision per utterance; automation partial)"
+"$earshot" run --audio Demo/audio/commands.flac > "$work/decisions.jsonl"
+head -1 "$work/decisions.jsonl"
+python3 -c 'import json, sys
+for line in open(sys.argv[1]):
+    d = json.loads(line)
+    print("  %6.2f–%5.2f s  %-9s %.2f  %-8s %.1f ms" % (d["start"], d["end"], d["text"], d["confidence"], d["automation"], d["latency_ms"]))' "$work/decisions.jsonl"
+
 step "earshot transcribe $work/goforward.wav --grammar Demo/audio/goforward.gram (phrase-en, decoding constrained by the grammar)"
 "$earshot" transcribe "$work/goforward.wav" --grammar Demo/audio/goforward.gram --json
 
