@@ -44,6 +44,18 @@ public final class CommandRecognizer {
         guard manifest.kind == "command" else {
             throw RecognizerError(.bundle, "\(manifest.name) is a \(manifest.kind) model, not a command model.")
         }
+        let clipSamples = try Self.clipSamples(of: manifest)
+        self.manifest = manifest
+        self.clipSamples = clipSamples
+        classifier = try Classifier(model: bundle.model, labels: manifest.labels, configuration: manifest.frontend,
+                                    scaling: manifest.featureScaling, windowFrames: manifest.windowFrames,
+                                    hopFrames: manifest.windowFrames)
+        let special: Set<String> = [manifest.unknownLabel ?? "unknown", manifest.silenceLabel ?? "silence"]
+        wordIndices = Set(manifest.labels.indices.filter { !special.contains(manifest.labels[$0]) })
+    }
+
+    /// The manifest's clip length, checked against its frontend and window: a clip must give exactly one window.
+    static func clipSamples(of manifest: BundleManifest) throws(RecognizerError) -> Int {
         guard let clipSamples = manifest.clipSamples else {
             throw RecognizerError(.bundle, "\(manifest.name)'s manifest gives no clip length (\"clip\": {\"samples\": N}).")
         }
@@ -52,13 +64,7 @@ public final class CommandRecognizer {
         guard frames == manifest.windowFrames else {
             throw RecognizerError(.bundle, "\(manifest.name): a \(clipSamples)-sample clip gives \(frames) frames, the manifest says \(manifest.windowFrames).")
         }
-        self.manifest = manifest
-        self.clipSamples = clipSamples
-        classifier = try Classifier(model: bundle.model, labels: manifest.labels, configuration: configuration,
-                                    scaling: manifest.featureScaling, windowFrames: manifest.windowFrames,
-                                    hopFrames: manifest.windowFrames)
-        let special: Set<String> = [manifest.unknownLabel ?? "unknown", manifest.silenceLabel ?? "silence"]
-        wordIndices = Set(manifest.labels.indices.filter { !special.contains(manifest.labels[$0]) })
+        return clipSamples
     }
 
     /// The clip the model sees for speech spanning samples `speechStart..<speechEnd` of `audio`: `clipSamples`

@@ -44,21 +44,17 @@ public final class PhraseRecognizer {
         guard manifest.kind == "phrase" else {
             throw RecognizerError(.bundle, "\(manifest.name) is a \(manifest.kind) model, not a phrase model.")
         }
-        guard let clipSamples = manifest.clipSamples, let frameMs = manifest.outputFrameMs, frameMs > 0 else {
-            throw RecognizerError(.bundle, "\(manifest.name)'s manifest needs \"clip\": {\"samples\": N} and \"output_frame_ms\".")
+        guard let frameMs = manifest.outputFrameMs, frameMs > 0 else {
+            throw RecognizerError(.bundle, "\(manifest.name)'s manifest needs \"output_frame_ms\".")
         }
         guard manifest.labels.first == (manifest.blankLabel ?? "<blank>") else {
             throw RecognizerError(.bundle, "\(manifest.name): label 0 must be the CTC blank.")
         }
-        let configuration = manifest.frontend
-        let frames = (clipSamples - configuration.windowSamples) / configuration.strideSamples + 1
-        guard frames == manifest.windowFrames else {
-            throw RecognizerError(.bundle, "\(manifest.name): a \(clipSamples)-sample clip gives \(frames) frames, the manifest says \(manifest.windowFrames).")
-        }
+        let clipSamples = try CommandRecognizer.clipSamples(of: manifest)
         self.manifest = manifest
         self.clipSamples = clipSamples
         frameSeconds = Double(frameMs) / 1_000
-        classifier = try Classifier(model: bundle.model, labels: manifest.labels, configuration: configuration,
+        classifier = try Classifier(model: bundle.model, labels: manifest.labels, configuration: manifest.frontend,
                                     scaling: manifest.featureScaling, windowFrames: manifest.windowFrames,
                                     hopFrames: manifest.windowFrames, frameWise: true)
     }

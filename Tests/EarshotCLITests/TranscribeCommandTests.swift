@@ -6,20 +6,10 @@ import Testing
 /// `earshot transcribe` as scripts use it: VAD, endpointer and command-en over a whole recording.
 @Suite("earshot transcribe")
 struct TranscribeCommandTests {
-    /// Held-out clips (voices the model never heard) by index in Models/command/heldout/heldout.json; only clean
-    /// clips the recipe found the shipped model gets right keep their label (the others are labelled "").
+    /// Held-out clips by index, labelled only where the clip is clean and the shipped model gets it right ("" otherwise).
     static func heldOutClips() throws -> (labels: [String], clips: [[Int16]]) {
-        let directory = Fixtures.packageRoot + "/Models/command/heldout"
-        let object = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: directory + "/heldout.json"))) as? [String: Any]
-        let entries = try #require(object?["clips"] as? [[String: Any]])
-        let source = try ConvertingSource(try AudioFileReader(path: directory + "/clips.flac"))
-        var samples: [Int16] = []
-        while try source.read(appendingTo: &samples, maximum: 16_000) {}
-        let clips = (0..<entries.count).map { Array(samples[($0 * 16_000)..<(($0 + 1) * 16_000)]) }
-        let labels = entries.map { e in
-            e["snr"] as? Double == 60 && e["expected_text"] as? String == e["label"] as? String ? e["label"] as? String ?? "" : ""
-        }
-        return (labels, clips)
+        let clips = try HeldOutCommands.load()
+        return (clips.map { $0.cleanAndRight ? $0.label : "" }, clips.map(\.samples))
     }
 
     /// A recording of three clean held-out commands separated by quiet room tone.

@@ -11,19 +11,10 @@ import Testing
 /// happens when the recogniser cannot keep up.
 @Suite("edge pipeline")
 struct EdgePipelineTests {
-    /// Held-out command clips (Models/command/heldout) whose recipe decision is right, by label.
+    /// Clean held-out command clips the shipped model gets right, one per label.
     static func heldOut() throws -> [String: [Int16]] {
-        let directory = Fixtures.packageRoot + "/Models/command/heldout"
-        let object = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: directory + "/heldout.json"))) as? [String: Any]
-        let entries = try #require(object?["clips"] as? [[String: Any]])
-        let source = try ConvertingSource(try AudioFileReader(path: directory + "/clips.flac"))
-        var samples: [Int16] = []
-        while try source.read(appendingTo: &samples, maximum: 16_000) {}
         var clips: [String: [Int16]] = [:]
-        for (k, e) in entries.enumerated() where e["snr"] as? Double == 60 && e["label"] as? String == e["expected_text"] as? String {
-            let label = e["label"] as? String ?? ""
-            if clips[label] == nil { clips[label] = Array(samples[(k * 16_000)..<((k + 1) * 16_000)]) }
-        }
+        for clip in try HeldOutCommands.load() where clip.cleanAndRight && clips[clip.label] == nil { clips[clip.label] = clip.samples }
         return clips
     }
 

@@ -1,3 +1,4 @@
+import EarshotAudio
 import Foundation
 
 /// Paths to the shared real-audio fixtures and to scratch folders for tests.
@@ -67,5 +68,32 @@ public struct SeededGenerator: RandomNumberGenerator {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+}
+
+/// The committed held-out sample of command-en (Models/command/heldout): voices the model never heard, with what the
+/// recipe found the shipped model decides for each clip.
+public enum HeldOutCommands {
+    public struct Clip {
+        public var label: String
+        public var expectedText: String
+        public var snr: Double?
+        public var samples: [Int16]
+        /// A clean clip the shipped model gets right: the ones end-to-end tests build recordings from.
+        public var cleanAndRight: Bool { snr == 60 && expectedText == label }
+    }
+
+    public static func load() throws -> [Clip] {
+        let directory = Fixtures.packageRoot + "/Models/command/heldout"
+        let object = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: directory + "/heldout.json"))) as? [String: Any]
+        let entries = object?["clips"] as? [[String: Any]] ?? []
+        let source = try ConvertingSource(try AudioFileReader(path: directory + "/clips.flac"))
+        var samples: [Int16] = []
+        while try source.read(appendingTo: &samples, maximum: 16_000) {}
+        guard samples.count == entries.count * 16_000 else { throw AudioError(.corruptFile, "clips.flac does not hold \(entries.count) clips") }
+        return entries.enumerated().map { k, e in
+            Clip(label: e["label"] as? String ?? "", expectedText: e["expected_text"] as? String ?? "", snr: e["snr"] as? Double,
+                 samples: Array(samples[(k * 16_000)..<((k + 1) * 16_000)]))
+        }
     }
 }

@@ -15,7 +15,6 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 
 import numpy as np
 
@@ -23,15 +22,15 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 sys.path.insert(0, HERE)
 import labelling as L  # noqa: E402
+sys.path.insert(0, os.path.join(ROOT, "Models", "common"))
+from int8_tflite import as_float, run_int8, to_int8  # noqa: E402
+import int8_tflite  # noqa: E402
 
 FRAMES, CHANNELS = 49, 40
 SEED = 5
 OOV_FALSE_ACCEPT_GOAL = 0.02
 
 
-def to_int8(features):
-    """TFLM micro_speech scaling, exactly as Earshot's Frontend.microSpeechInt8 does it."""
-    return np.clip((features.astype(np.int64) * 256 + 333) // 666 - 128, -128, 127).astype(np.int8)
 
 
 def load(data, split):
@@ -58,9 +57,6 @@ def build_model(tf, width):
     return tf.keras.Model(inputs, outputs)
 
 
-def as_float(q):
-    """The float value an int8 feature q stands for: (q + 128) / 256, in [0, 1)."""
-    return ((q.astype(np.float32) + 128) / 256)[..., None]
 
 
 def spec_augment(x, rng):
@@ -109,43 +105,8 @@ def fit_temperature(logits, y):
     return float(np.exp((a + b) / 2))
 
 
-def convert_int8(tf, model, representative):
-    """Keras → int8 TFLite (int8 input and output) through a SavedModel export."""
-    with tempfile.TemporaryDirectory() as tmp:
-        # Batch 1, fixed: a static graph (a dynamic batch turns reshapes into SHAPE/STRIDED_SLICE/PACK operators).
-        model.export(tmp, verbose=False, input_signature=[tf.TensorSpec([1, FRAMES, CHANNELS, 1], tf.float32)])
-        converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        def samples():
-            # The corners first, so the input's range is exactly [0, 255/256] (scale 1/256, zero point −128).
-            yield [as_float(np.full((1, FRAMES, CHANNELS), -128, np.int8))]
-            yield [as_float(np.full((1, FRAMES, CHANNELS), 127, np.int8))]
-            for x in representative:
-                yield [as_float(x[None])]
-        converter.representative_dataset = samples
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = tf.int8
-        converter.inference_output_type = tf.int8
-        return converter.convert()
 
 
-def run_int8(model_bytes, x, reference=False):
-    """Dequantised logits from LiteRT (its reference kernels when `reference`: what Earshot equals bit for bit)."""
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
-    kwargs = {"experimental_op_resolver_type": OpResolverType.BUILTIN_REF} if reference else {}
-    it = Interpreter(model_content=model_bytes, num_threads=1, **kwargs)
-    it.allocate_tensors()
-    inp, out = it.get_input_details()[0], it.get_output_details()[0]
-    scale_in, zero_in = inp["quantization"]
-    if (scale_in, zero_in) != (1 / 256, -128):
-        raise SystemExit(f"input quantisation is {scale_in}, {zero_in}; the runtime needs scale 1/256, zero point -128")
-    scale, zero = out["quantization"]
-    raw = np.empty((len(x), out["shape"][-1]), dtype=np.int8)
-    for k in range(len(x)):
-        it.set_tensor(inp["index"], x[k].reshape(inp["shape"]))
-        it.invoke()
-        raw[k] = it.get_tensor(out["index"]).reshape(-1)
-    return (raw.astype(np.float64) - zero) * scale, raw
 
 
 def main():
@@ -194,7 +155,7 @@ def main():
 
     # Its own generator, so --convert-only picks the same calibration clips as a full run.
     representative = train_x[np.random.default_rng(SEED + 1).choice(len(train_x), 500, replace=False)]
-    model_bytes = convert_int8(tf, model, representative)
+    model_bytes = int8_tflite.convert_int8(tf, model, representative, FRAMES, CHANNELS)
     os.makedirs(args.out, exist_ok=True)
     open(os.path.join(args.out, "model.tflite"), "wb").write(model_bytes)
 

@@ -15,7 +15,6 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 
 import numpy as np
 
@@ -24,18 +23,17 @@ ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(ROOT, "Models", "command", "recipe"))
 import labelling as L  # noqa: E402
+sys.path.insert(0, os.path.join(ROOT, "Models", "common"))
+from int8_tflite import as_float, run_int8, to_int8  # noqa: E402
+import int8_tflite  # noqa: E402
 
 FRAMES, CHANNELS = 199, 40
 SEED = 9
 INVENTORY = None   # filled from make_dataset at run time
 
 
-def to_int8(features):
-    return np.clip((features.astype(np.int64) * 256 + 333) // 666 - 128, -128, 127).astype(np.int8)
 
 
-def as_float(q):
-    return ((q.astype(np.float32) + 128) / 256)[..., None]
 
 
 def load(data, split, inventory):
@@ -113,39 +111,8 @@ def wer(hyps, refs):
     return sum(edit_distance(h, r) for h, r in zip(hyps, refs)) / max(1, sum(len(r) for r in refs))
 
 
-def convert_int8(tf, model, representative):
-    with tempfile.TemporaryDirectory() as tmp:
-        # Batch 1, fixed: a static graph (a dynamic batch turns reshapes into SHAPE/STRIDED_SLICE/PACK operators).
-        model.export(tmp, verbose=False, input_signature=[tf.TensorSpec([1, FRAMES, CHANNELS, 1], tf.float32)])
-        converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        def samples():
-            yield [as_float(np.full((1, FRAMES, CHANNELS), -128, np.int8))]
-            yield [as_float(np.full((1, FRAMES, CHANNELS), 127, np.int8))]
-            for x in representative:
-                yield [as_float(x[None])]
-        converter.representative_dataset = samples
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = tf.int8
-        converter.inference_output_type = tf.int8
-        return converter.convert()
 
 
-def run_int8(model_bytes, x, reference=False):
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
-    kwargs = {"experimental_op_resolver_type": OpResolverType.BUILTIN_REF} if reference else {}
-    it = Interpreter(model_content=model_bytes, num_threads=1, **kwargs)
-    it.allocate_tensors()
-    inp, out = it.get_input_details()[0], it.get_output_details()[0]
-    if tuple(inp["quantization"]) != (1 / 256, -128):
-        raise SystemExit(f"input quantisation is {inp['quantization']}; the runtime needs scale 1/256, zero point -128")
-    scale, zero = out["quantization"]
-    raw = np.empty((len(x), *out["shape"][1:]), dtype=np.int8)
-    for k in range(len(x)):
-        it.set_tensor(inp["index"], x[k].reshape(inp["shape"]))
-        it.invoke()
-        raw[k] = it.get_tensor(out["index"])[0]
-    return (raw.astype(np.float64) - zero) * scale, raw
 
 
 def main():
@@ -221,7 +188,7 @@ def main():
     drift = float(np.max(np.abs(folded.predict(as_float(val_x[:20]), verbose=0) - val_float[:20])))
     print(f"batch-norm folding changes logits by at most {drift:.2e}", flush=True)
     # Its own generator, so --convert-only picks the same calibration clips as a full run.
-    model_bytes = convert_int8(tf, folded, train_x[np.random.default_rng(SEED + 1).choice(len(train_x), 300, replace=False)])
+    model_bytes = int8_tflite.convert_int8(tf, folded, train_x[np.random.default_rng(SEED + 1).choice(len(train_x), 300, replace=False)], FRAMES, CHANNELS)
     os.makedirs(args.out, exist_ok=True)
     open(os.path.join(args.out, "model.tflite"), "wb").write(model_bytes)
     val_int8, _ = run_int8(model_bytes, val_x)

@@ -33,12 +33,7 @@ extension Earshot {
 
         func run() throws {
             try reportingErrors {
-                guard let modelDirectory = model ?? ModelLocator.bundle(grammar == nil ? "command/command-en" : "phrase/phrase-en") else {
-                    throw RecognizerError(.bundle, "No recognition bundle found: pass --model, or set EARSHOT_MODELS.")
-                }
-                guard let vadDirectory = vad ?? ModelLocator.bundle("vad/earshot-vad-en") else {
-                    throw RecognizerError(.bundle, "No VAD bundle found: pass --vad, or set EARSHOT_MODELS.")
-                }
+                let (modelDirectory, vadDirectory) = try ModelLocator.recognitionAndVAD(model: model, grammar: grammar, vad: vad)
                 let bundle = try ModelBundle(directory: modelDirectory)
                 let detector = try VoiceActivityDetector(bundle: vadDirectory)
                 let recognise: (ArraySlice<Int16>, Utterance) throws -> TranscriptReport.Utterance

@@ -18,6 +18,17 @@ enum ModelLocator {
         candidates.append("/usr/share/earshot/models")
         return candidates.map { "\($0)/\(relative)" }.first { FileManager.default.fileExists(atPath: $0 + "/manifest.json") }
     }
+
+    /// The recognition bundle (the given one, else command-en, or phrase-en when a grammar is given) and the VAD bundle.
+    static func recognitionAndVAD(model: String?, grammar: String?, vad: String?) throws(RecognizerError) -> (model: String, vad: String) {
+        guard let modelDirectory = model ?? bundle(grammar == nil ? "command/command-en" : "phrase/phrase-en") else {
+            throw RecognizerError(.bundle, "No recognition bundle found: pass --model, or set EARSHOT_MODELS.")
+        }
+        guard let vadDirectory = vad ?? bundle("vad/earshot-vad-en") else {
+            throw RecognizerError(.bundle, "No VAD bundle found: pass --vad, or set EARSHOT_MODELS.")
+        }
+        return (modelDirectory, vadDirectory)
+    }
 }
 
 extension Earshot {
