@@ -68,12 +68,14 @@ public final class EdgePipeline: @unchecked Sendable {
     /// Runs until the source ends (a file, or a capture given a length), then finishes every queued utterance.
     public func run(_ source: any PipelineAudioSource) throws {
         let endpointer = try Endpointer(configuration.endpointer)
-        let worker = Thread { [self] in self.work() }
+        let done = DispatchSemaphore(value: 0)
+        let worker = Thread { [self] in
+            self.work()
+            done.signal()
+        }
         worker.name = "earshot-recognizer"
         worker.start()
         defer { queue.close() }
-        let done = DispatchSemaphore(value: 0)
-        finished = done
         var pending: [Int16] = []
         var consumed = 0
         var sequence = 0
@@ -116,10 +118,7 @@ public final class EdgePipeline: @unchecked Sendable {
         done.wait()
     }
 
-    private var finished: DispatchSemaphore?
-
     private func work() {
-        defer { finished?.signal() }
         while let job = queue.pop() {
             let started = ContinuousClock.now
             let u = job.utterance
@@ -150,7 +149,7 @@ public final class EdgePipeline: @unchecked Sendable {
 
     static func milliseconds(_ d: Duration) -> Double {
         let (seconds, attoseconds) = d.components
-        return (Double(seconds) * 1_000 + Double(attoseconds) / 1e15 * 1).rounded(toPlaces: 3)
+        return (Double(seconds) * 1_000 + Double(attoseconds) / 1e15).rounded(toPlaces: 3)
     }
 
     /// Level statistics of the speech part of the utterance (dBFS relative to a full-scale square wave).
