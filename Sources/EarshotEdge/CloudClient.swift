@@ -66,7 +66,8 @@ public final class CloudClient: @unchecked Sendable {
         session = URLSession(configuration: configuration)
     }
 
-    deinit { session.invalidateAndCancel() }
+    // Not invalidateAndCancel: the last reference can be dropped on the session's own queue, where cancelling traps.
+    deinit { session.finishTasksAndInvalidate() }
 
     /// Sends 16 kHz mono samples; waits at most `timeout` seconds for the whole answer.
     public func transcribe(_ samples: [Int16], timeout: TimeInterval) throws(CloudError) -> CloudTranscription {
@@ -83,11 +84,12 @@ public final class CloudClient: @unchecked Sendable {
         final class Box: @unchecked Sendable { var result: Result<(Data, HTTPURLResponse), CloudError>? }
         let box = Box()
         let done = DispatchSemaphore(value: 0)
+        let address = url.absoluteString    // the handler must not keep the client alive on the session's queue
         let task = session.dataTask(with: request) { data, response, error in
             if let error = error as? URLError {
-                box.result = .failure(CloudError(error.code == .timedOut ? .timeout : .unreachable, "\(self.url.absoluteString): \(error.localizedDescription)"))
+                box.result = .failure(CloudError(error.code == .timedOut ? .timeout : .unreachable, "\(address): \(error.localizedDescription)"))
             } else if let error {
-                box.result = .failure(CloudError(.unreachable, "\(self.url.absoluteString): \(error.localizedDescription)"))
+                box.result = .failure(CloudError(.unreachable, "\(address): \(error.localizedDescription)"))
             } else if let http = response as? HTTPURLResponse {
                 box.result = .success((data ?? Data(), http))
             } else {

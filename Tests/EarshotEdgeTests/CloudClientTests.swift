@@ -1,6 +1,7 @@
 import EarshotEdge
 import EarshotTestSupport
 import Foundation
+import Glibc
 import Testing
 
 /// The cloud client against a real HTTP server on 127.0.0.1 (scripts/test/transcription_server.py) behaving as the
@@ -16,9 +17,7 @@ struct CloudClientTests {
             process.arguments = ["python3", Fixtures.packageRoot + "/scripts/test/transcription_server.py", mode]
             let out = Pipe()
             process.standardOutput = out
-            FileHandle.standardError.write(Data("DEBUG before run\n".utf8))
             try process.run()
-            FileHandle.standardError.write(Data("DEBUG after run\n".utf8))
             // The first line is the port; availableData returns as soon as anything arrives.
             var line = Data()
             while !line.contains(0x0A) {
@@ -26,11 +25,18 @@ struct CloudClientTests {
                 if chunk.isEmpty { break }
                 line += chunk
             }
-            FileHandle.standardError.write(Data("DEBUG line \(line.count)\n".utf8))
             port = Int(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
         }
         var url: URL { URL(string: "http://127.0.0.1:\(port)/v1/audio/transcriptions")! }
-        func kill() { if process.isRunning { process.terminate(); process.waitUntilExit() } }
+        /// SIGKILL, then a moment for the kernel to close its socket (waitUntilExit can hang inside the test runner
+        /// on Linux, and a dead process's listening socket is closed at once, zombie or not).
+        func kill() {
+            guard !killed else { return }
+            killed = true
+            _ = Glibc.kill(process.processIdentifier, SIGKILL)
+            usleep(100_000)
+        }
+        private var killed = false
         deinit { kill() }
     }
 
