@@ -28,13 +28,13 @@ struct CloudClientTests {
             port = Int(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
         }
         var url: URL { URL(string: "http://127.0.0.1:\(port)/v1/audio/transcriptions")! }
-        /// SIGKILL, then a moment for the kernel to close its socket (waitUntilExit can hang inside the test runner
-        /// on Linux, and a dead process's listening socket is closed at once, zombie or not).
+        /// Kills the launched process; the server (perhaps a child of a launcher shim such as pyenv's) exits within
+        /// 50 ms of losing its parent. Then a moment for its socket to close (waitUntilExit can hang in the test runner).
         func kill() {
             guard !killed else { return }
             killed = true
             _ = Glibc.kill(process.processIdentifier, SIGKILL)
-            usleep(100_000)
+            usleep(250_000)
         }
         private var killed = false
         deinit { kill() }

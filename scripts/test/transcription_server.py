@@ -10,12 +10,16 @@ response_format, temperature, file) and answers by MODE:
   status500  HTTP 500               garbage  HTTP 200 with a body that is not JSON
   slow       answers after 3 s      auth     like verbose, but only with "Authorization: Bearer sesame"
 
-Prints the port it listens on as the first line of stdout. Usage: transcription_server.py MODE
+Prints the port it listens on as the first line of stdout. Exits when the process that started it goes away (a test
+that ends or dies, or a launcher shim such as pyenv's between it and the test) and after 120 s in any case, so it
+never outlives its test. Usage: transcription_server.py MODE
 """
 import email.parser
 import email.policy
 import json
+import os
 import sys
+import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -78,6 +82,14 @@ class Handler(BaseHTTPRequestHandler):
                                             "segments": [segment], "words": words}))
 
 
+def exit_with_parent(parent=os.getppid(), lifetime=120.0):
+    started = time.monotonic()
+    while os.getppid() == parent and time.monotonic() - started < lifetime:
+        time.sleep(0.05)
+    os._exit(0)
+
+
+threading.Thread(target=exit_with_parent, daemon=True).start()
 server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
 print(server.server_address[1], flush=True)
 server.serve_forever()
