@@ -1,6 +1,7 @@
 public import EarshotAudio
 public import EarshotVAD
 import EarshotBundles
+import EarshotMonitoring
 import EarshotRecognizer
 import Foundation
 
@@ -152,20 +153,16 @@ public final class EdgePipeline: @unchecked Sendable {
         return (Double(seconds) * 1_000 + Double(attoseconds) / 1e15).rounded(toPlaces: 3)
     }
 
-    /// Level statistics of the speech part of the utterance (dBFS relative to a full-scale square wave).
+    /// Level statistics of the speech part of the utterance, by EarshotMonitoring's `SignalAnalyzer` (dBFS relative to
+    /// a full-scale square wave, as `earshot info` reports them).
     static func statistics(_ window: [Int16], speechStart: Int, speechEnd: Int, ratio: Double) -> Decision.InputStatistics {
         let lo = max(0, min(window.count, speechStart)), hi = max(lo, min(window.count, speechEnd))
-        var sum = 0.0, peak: Int32 = 0, clipped = 0
-        for v in window[lo..<hi] {
-            let x = Int32(v)
-            sum += Double(x * x)
-            peak = max(peak, abs(x))
-            if x >= 32_767 || x <= -32_767 { clipped += 1 }
-        }
-        let n = Double(max(1, hi - lo))
-        return .init(durationS: Double(hi - lo) / 16_000, rmsDBFS: (10 * log10(sum / n / (32_768.0 * 32_768.0) + 1e-12)).rounded(toPlaces: 2),
-                     peakDBFS: (20 * log10(Double(peak) / 32_768 + 1e-12)).rounded(toPlaces: 2),
-                     clippedPercent: (Double(clipped) / n * 100).rounded(toPlaces: 3), speechRatio: ratio.rounded(toPlaces: 3))
+        var analyzer = SignalAnalyzer(sampleRate: 16_000, channels: 1)
+        let samples = window[lo..<hi].map { Float($0) / 32_768 }
+        samples.withUnsafeBufferPointer { if let base = $0.baseAddress { analyzer.add(base, frames: $0.count) } }
+        let s = analyzer.result()
+        return .init(durationS: Double(hi - lo) / 16_000, rmsDBFS: s.rmsDBFS.rounded(toPlaces: 2), peakDBFS: s.peakDBFS.rounded(toPlaces: 2),
+                     clippedPercent: s.clippedPercent.rounded(toPlaces: 3), speechRatio: ratio.rounded(toPlaces: 3))
     }
 }
 

@@ -22,6 +22,8 @@ ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 sys.path.insert(0, HERE)
 import labelling as L  # noqa: E402
 import train  # noqa: E402
+sys.path.insert(0, os.path.join(ROOT, "Models", "common"))
+from metrics import expected_calibration_error  # noqa: E402
 
 WORD0 = 2  # LABELS[0:2] are silence and unknown
 
@@ -34,14 +36,8 @@ def decisions(p, threshold):
 
 
 def ece(p, y, bins=15):
-    conf, correct = p.max(1), p.argmax(1) == y
-    edges = np.linspace(0, 1, bins + 1)
-    total = 0.0
-    for a, b in zip(edges[:-1], edges[1:]):
-        m = (conf > a) & (conf <= b)
-        if m.any():
-            total += m.mean() * abs(correct[m].mean() - conf[m].mean())
-    return float(total)
+    """ECE of the top label's confidence (Models/common/metrics.py)."""
+    return expected_calibration_error(p.max(1), p.argmax(1) == y, bins)
 
 
 def reliability(p, y, bins=10):

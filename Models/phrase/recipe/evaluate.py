@@ -23,6 +23,8 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "Models", "command", "recipe"))
+sys.path.insert(0, os.path.join(ROOT, "Models", "common"))
+from metrics import expected_calibration_error  # noqa: E402
 
 
 def _phrase_train():
@@ -78,13 +80,7 @@ def pocketsphinx(audio, grammar):
 
 
 def ece(confidence, correct, bins=10):
-    confidence, correct = np.asarray(confidence), np.asarray(correct, dtype=float)
-    total = 0.0
-    for a, b in zip(np.linspace(0, 1, bins + 1)[:-1], np.linspace(0, 1, bins + 1)[1:]):
-        m = (confidence > a) & (confidence <= b) if a > 0 else (confidence >= a) & (confidence <= b)
-        if m.any():
-            total += m.mean() * abs(correct[m].mean() - confidence[m].mean())
-    return float(total)
+    return expected_calibration_error(confidence, correct, bins)
 
 
 def main():
