@@ -62,13 +62,8 @@ struct RunCommandTests {
         #expect(try Programs.earshot(["run", "--audio", "/nonexistent.wav"]).status == 66)
         let directory = Fixtures.temporaryDirectory("cli-run-bad")
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let bundle = Fixtures.packageRoot + "/Models/command/command-en"
-        try FileManager.default.createDirectory(atPath: directory + "/b", withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: bundle + "/manifest.json", toPath: directory + "/b/manifest.json")
-        var model = try Data(contentsOf: URL(fileURLWithPath: bundle + "/model.tflite"))
-        model[100] ^= 0x01
-        try model.write(to: URL(fileURLWithPath: directory + "/b/model.tflite"))
-        let result = try Programs.earshot(["run", "--audio", Fixtures.path("tflm-micro-speech/yes_1000ms.wav"), "--model", directory + "/b"])
+        let bundle = try Fixtures.tamperedCommandBundle(in: directory) { _ in 100 }
+        let result = try Programs.earshot(["run", "--audio", Fixtures.path("tflm-micro-speech/yes_1000ms.wav"), "--model", bundle])
         #expect(result.status == 80 && result.stdout.isEmpty)
     }
 }

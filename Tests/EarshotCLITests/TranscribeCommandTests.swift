@@ -73,13 +73,8 @@ struct TranscribeCommandTests {
         #expect(grammar.status == 64 && grammar.stderr.contains("phrase model"))
         let directory = Fixtures.temporaryDirectory("cli-transcribe-bad")
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let bundle = Fixtures.packageRoot + "/Models/command/command-en"
-        try FileManager.default.createDirectory(atPath: directory + "/b", withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: bundle + "/manifest.json", toPath: directory + "/b/manifest.json")
-        var model = try Data(contentsOf: URL(fileURLWithPath: bundle + "/model.tflite"))
-        model[model.count / 2] ^= 0xFF
-        try model.write(to: URL(fileURLWithPath: directory + "/b/model.tflite"))
-        let tampered = try Programs.earshot(["transcribe", Fixtures.path("tflm-micro-speech/yes_1000ms.wav"), "--model", directory + "/b"])
+        let bundle = try Fixtures.tamperedCommandBundle(in: directory) { $0 / 2 }
+        let tampered = try Programs.earshot(["transcribe", Fixtures.path("tflm-micro-speech/yes_1000ms.wav"), "--model", bundle])
         #expect(tampered.status == 80 && tampered.stderr.contains("SHA-256"))
     }
 }

@@ -18,6 +18,18 @@ public enum Fixtures {
 
     public static func path(_ relative: String) -> String { root + "/" + relative }
 
+    /// A copy of the shipped command-en bundle in `directory`/bundle with byte `offset` of its model flipped: the
+    /// manifest's SHA-256 no longer matches, so loading must be refused.
+    public static func tamperedCommandBundle(in directory: String, flippingByteAt offset: (Int) -> Int) throws -> String {
+        let shipped = packageRoot + "/Models/command/command-en", copy = directory + "/bundle"
+        try FileManager.default.createDirectory(atPath: copy, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: shipped + "/manifest.json", toPath: copy + "/manifest.json")
+        var model = try Data(contentsOf: URL(fileURLWithPath: shipped + "/model.tflite"))
+        model[offset(model.count)] ^= 0xFF
+        try model.write(to: URL(fileURLWithPath: copy + "/model.tflite"))
+        return copy
+    }
+
     /// A fresh temporary folder, removed by the caller with `FileManager.removeItem` when wanted.
     public static func temporaryDirectory(_ label: String = "earshot") -> String {
         let path = NSTemporaryDirectory() + "\(label)-\(UUID().uuidString)"
