@@ -15,7 +15,9 @@ public struct Decision: Sendable, Codable {
     public var confidence: Double
     /// `local` or `cloud`.
     public var source: String
-    /// True when the cloud should have been asked but was unreachable.
+    /// True when the routing policy wanted the cloud but it did not answer (unreachable, failing, timed out, or its
+    /// circuit open): the answer is the local model's, given offline. A backlog that left no budget to ask is not
+    /// offline (`cloud.status` is `over-budget`).
     public var offline: Bool
     public var automation: Automation
     /// Milliseconds from the endpointer closing the utterance to this decision.
@@ -29,12 +31,50 @@ public struct Decision: Sendable, Codable {
     public var automationLevel: AutomationLevel
     public var stages: Stages
     public var input: InputStatistics
+    /// The local model's answer when the cloud's replaced it, and whether the two agree (an accuracy estimate
+    /// without labels).
+    public var local: LocalAnswer?
+    /// What happened with the cloud, when the routing policy wanted it asked.
+    public var cloud: CloudOutcome?
+
+    public struct LocalAnswer: Sendable, Codable {
+        public var text: String
+        public var confidence: Double
+        public var recognised: Bool
+        public var agrees: Bool
+    }
+
+    /// One cloud request (or the reason there was none).
+    public struct CloudOutcome: Sendable, Codable {
+        public enum Status: String, Sendable, Codable {
+            /// The cloud answered within the budget.
+            case answered
+            /// The circuit breaker is open: the cloud failed recently and is not asked until a probe succeeds.
+            case circuitOpen = "circuit-open"
+            /// The utterance waited so long that no time was left to ask.
+            case overBudget = "over-budget"
+            case timeout
+            /// Unreachable, an HTTP error or an answer that could not be read (`error` says which).
+            case failed
+        }
+        public var status: Status
+        public var milliseconds: Double
+        public var text: String?
+        public var confidence: Double?
+        public var error: String?
+        public init(status: Status, milliseconds: Double, text: String? = nil, confidence: Double? = nil, error: String? = nil) {
+            self.status = status; self.milliseconds = milliseconds; self.text = text; self.confidence = confidence; self.error = error
+        }
+        enum CodingKeys: String, CodingKey { case status, milliseconds = "ms", text, confidence, error }
+    }
 
     /// Per-stage milliseconds.
     public struct Stages: Sendable, Codable {
         public var queueMs: Double
         public var recognizeMs: Double
-        enum CodingKeys: String, CodingKey { case queueMs = "queue_ms", recognizeMs = "recognize_ms" }
+        /// Time spent on the cloud request (0 when none was made).
+        public var cloudMs: Double = 0
+        enum CodingKeys: String, CodingKey { case queueMs = "queue_ms", recognizeMs = "recognize_ms", cloudMs = "cloud_ms" }
     }
 
     /// The utterance's audio as the pipeline heard it.
@@ -52,6 +92,6 @@ public struct Decision: Sendable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case id, start, end, text, confidence, source, offline, automation, latencyMs = "latency_ms", accepted
-        case topK = "top_k", words, models, automationLevel = "automation_level", stages, input
+        case topK = "top_k", words, models, automationLevel = "automation_level", stages, input, local, cloud
     }
 }

@@ -6,7 +6,7 @@ import EarshotRecognizer
 import Foundation
 
 /// The device pipeline from audio to decisions: source → VAD → endpointer on the calling thread, then a bounded
-/// queue → local recogniser → automation policy → sink on a worker thread. Audio never waits for the model: when
+/// queue → local recogniser → router (cloud fallback) → automation policy → sink on a worker thread. Audio never waits for the model: when
 /// utterances arrive faster than they are recognised, the oldest waiting one is dropped and counted.
 public final class EdgePipeline: @unchecked Sendable {
     public struct Configuration: Sendable {
@@ -27,6 +27,12 @@ public final class EdgePipeline: @unchecked Sendable {
         public var decisions = 0
         public var dropped = 0
         public var recognitionErrors = 0
+        /// Decisions answered by the cloud, cloud requests that failed or timed out, utterances the cloud was wanted
+        /// for but not asked (circuit open or no budget left), and decisions flagged offline.
+        public var cloudAnswers = 0
+        public var cloudFailures = 0
+        public var cloudSkipped = 0
+        public var offline = 0
     }
 
     private struct Job {
@@ -40,6 +46,7 @@ public final class EdgePipeline: @unchecked Sendable {
     private let detector: VoiceActivityDetector
     private let recognizer: LocalRecognizer
     private let policy: AutomationPolicy
+    private let router: Router
     private let configuration: Configuration
     private let sink: @Sendable (Decision) -> Void
     private let queue: UtteranceQueue<Job>
@@ -49,11 +56,12 @@ public final class EdgePipeline: @unchecked Sendable {
     private var history: [Int16] = []
     private var historyStart: Int64 = 0
 
-    public init(detector: VoiceActivityDetector, recognizer: LocalRecognizer, policy: AutomationPolicy,
+    public init(detector: VoiceActivityDetector, recognizer: LocalRecognizer, policy: AutomationPolicy, router: Router = Router(),
                 configuration: Configuration = Configuration(), sink: @escaping @Sendable (Decision) -> Void) {
         self.detector = detector
         self.recognizer = recognizer
         self.policy = policy
+        self.router = router
         self.configuration = configuration
         self.sink = sink
         queue = UtteranceQueue(capacity: configuration.queueCapacity, waitWhenFull: configuration.waitWhenFull)
@@ -125,27 +133,50 @@ public final class EdgePipeline: @unchecked Sendable {
             let u = job.utterance
             let speechStart = Int(u.speechStart - job.windowStart), speechEnd = Int(u.speechEnd - job.windowStart)
             let manifest = recognizer.manifest
-            var decision: Decision
+            let r: (text: String, confidence: Double, recognised: Bool, topK: [LabelScore]?, words: [PhraseWord]?)
             do {
-                let r = try recognizer.recognize(job.window[...], speechStart: speechStart, speechEnd: speechEnd)
-                let finishedAt = ContinuousClock.now
-                let automation = policy.decide(confidence: r.confidence, recognised: r.recognised)
-                decision = Decision(
-                    id: "\(configuration.runID)-\(job.sequence)", start: Double(u.speechStart) / 16_000, end: Double(u.speechEnd) / 16_000,
-                    text: r.text, confidence: r.confidence, source: "local", offline: false,
-                    automation: automation,
-                    latencyMs: Self.milliseconds(finishedAt - job.closedAt), accepted: automation == .accept, topK: r.topK, words: r.words,
-                    models: ["active": "\(manifest.name)@\(manifest.version)"], automationLevel: policy.level,
-                    stages: .init(queueMs: Self.milliseconds(started - job.closedAt), recognizeMs: Self.milliseconds(finishedAt - started)),
-                    input: Self.statistics(job.window, speechStart: speechStart, speechEnd: speechEnd, ratio: u.speechRatio))
+                r = try recognizer.recognize(job.window[...], speechStart: speechStart, speechEnd: speechEnd)
             } catch {
                 lock.lock(); counters.recognitionErrors += 1; lock.unlock()
                 FileHandle.standardError.write(Data("earshot: utterance \(job.sequence): \(error.message)\n".utf8))
                 continue
             }
+            let recognized = ContinuousClock.now
+            let margin = router.configuration.marginSamples
+            let routed = router.route(
+                local: LocalAnswerDetail(text: r.text, confidence: r.confidence, recognised: r.recognised, topK: r.topK, words: r.words),
+                recognizer: recognizer,
+                speech: Array(job.window[max(0, speechStart - margin)..<min(job.window.count, speechEnd + margin)]),
+                elapsed: { Self.seconds(ContinuousClock.now - job.closedAt) })
+            let finishedAt = ContinuousClock.now
+            let automation = policy.decide(confidence: routed.confidence, recognised: routed.recognised)
+            var stages = Decision.Stages(queueMs: Self.milliseconds(started - job.closedAt), recognizeMs: Self.milliseconds(recognized - started))
+            stages.cloudMs = routed.cloud?.milliseconds ?? 0
+            let decision = Decision(
+                id: "\(configuration.runID)-\(job.sequence)", start: Double(u.speechStart) / 16_000, end: Double(u.speechEnd) / 16_000,
+                text: routed.text, confidence: routed.confidence.rounded(toPlaces: 6), source: routed.source, offline: routed.offline,
+                automation: automation,
+                latencyMs: Self.milliseconds(finishedAt - job.closedAt), accepted: automation == .accept, topK: routed.topK, words: routed.words,
+                models: ["active": "\(manifest.name)@\(manifest.version)"], automationLevel: policy.level, stages: stages,
+                input: Self.statistics(job.window, speechStart: speechStart, speechEnd: speechEnd, ratio: u.speechRatio),
+                local: routed.local, cloud: routed.cloud)
+            lock.lock()
+            switch routed.cloud?.status {
+            case .answered?: counters.cloudAnswers += 1
+            case .timeout?, .failed?: counters.cloudFailures += 1
+            case .circuitOpen?, .overBudget?: counters.cloudSkipped += 1
+            case nil: break
+            }
+            if routed.offline { counters.offline += 1 }
+            lock.unlock()
             lock.lock(); counters.decisions += 1; lock.unlock()
             sink(decision)
         }
+    }
+
+    static func seconds(_ d: Duration) -> Double {
+        let (seconds, attoseconds) = d.components
+        return Double(seconds) + Double(attoseconds) / 1e18
     }
 
     static func milliseconds(_ d: Duration) -> Double {

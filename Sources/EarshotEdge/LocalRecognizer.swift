@@ -53,4 +53,21 @@ public enum LocalRecognizer {
             return (result.text, result.confidence, !result.words.isEmpty, nil, result.words)
         }
     }
+
+    /// Reads text from outside (a cloud recogniser) the way this model's labels are written (Models/LABELLING.md):
+    /// for a command model, the one vocabulary word said or `unknown`/`silence`; for a phrase model, the normalised
+    /// words, recognised when they are not empty and the grammar, if there is one, accepts them.
+    public func interpret(cloudText: String) -> (text: String, recognised: Bool) {
+        switch self {
+        case .command(let r):
+            let m = r.manifest
+            let unknown = m.unknownLabel ?? "unknown", silence = m.silenceLabel ?? "silence"
+            let label = Transcript.commandLabel(cloudText, vocabulary: Set(m.labels).subtracting([unknown, silence]),
+                                                unknown: unknown, silence: silence)
+            return (label, label != unknown && label != silence)
+        case .phrase(_, let grammar):
+            let words = Transcript.normalise(cloudText).split(separator: " ").map(String.init).filter { $0 != Transcript.fillerToken }
+            return (words.joined(separator: " "), !words.isEmpty && (grammar?.accepts(words) ?? true))
+        }
+    }
 }

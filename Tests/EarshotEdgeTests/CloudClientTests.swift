@@ -1,44 +1,12 @@
 import EarshotEdge
 import EarshotTestSupport
 import Foundation
-import Glibc
 import Testing
 
-/// The cloud client against a real HTTP server on 127.0.0.1 (scripts/test/transcription_server.py) behaving as the
-/// servers Earshot falls back to do, including the ways they fail.
+/// The cloud client against a real HTTP server on 127.0.0.1 (`TranscriptionServer`).
 @Suite("cloud client", .serialized)
 struct CloudClientTests {
-    /// A running server in `mode`, stopped (killed) when the returned handle is released.
-    final class Server {
-        let process = Process()
-        let port: Int
-        init(_ mode: String) throws {
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["python3", Fixtures.packageRoot + "/scripts/test/transcription_server.py", mode]
-            let out = Pipe()
-            process.standardOutput = out
-            try process.run()
-            // The first line is the port; availableData returns as soon as anything arrives.
-            var line = Data()
-            while !line.contains(0x0A) {
-                let chunk = out.fileHandleForReading.availableData
-                if chunk.isEmpty { break }
-                line += chunk
-            }
-            port = Int(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
-        }
-        var url: URL { URL(string: "http://127.0.0.1:\(port)/v1/audio/transcriptions")! }
-        /// Kills the launched process; the server (perhaps a child of a launcher shim such as pyenv's) exits within
-        /// 50 ms of losing its parent. Then a moment for its socket to close (waitUntilExit can hang in the test runner).
-        func kill() {
-            guard !killed else { return }
-            killed = true
-            _ = Glibc.kill(process.processIdentifier, SIGKILL)
-            usleep(250_000)
-        }
-        private var killed = false
-        deinit { kill() }
-    }
+    typealias Server = TranscriptionServer
 
     static let speech: [Int16] = (0..<8_000).map { Int16(truncatingIfNeeded: $0 &* 37) }
 

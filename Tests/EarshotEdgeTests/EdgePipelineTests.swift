@@ -38,7 +38,8 @@ struct EdgePipelineTests {
         func add(_ d: Decision) { lock.lock(); decisions.append(d); lock.unlock() }
     }
 
-    static func pipeline(queue: Int, wait: Bool, policy: AutomationPolicy = AutomationPolicy()) throws -> (EdgePipeline, Collected) {
+    static func pipeline(queue: Int, wait: Bool, policy: AutomationPolicy = AutomationPolicy(), router: Router = Router(),
+                         then: (@Sendable (Decision) -> Void)? = nil) throws -> (EdgePipeline, Collected) {
         let models = Fixtures.packageRoot + "/Models"
         let recognizer = try LocalRecognizer(bundle: ModelBundle(directory: models + "/command/command-en"))
         let detector = try VoiceActivityDetector(bundle: models + "/vad/earshot-vad-en")
@@ -47,7 +48,11 @@ struct EdgePipelineTests {
         configuration.waitWhenFull = wait
         configuration.runID = "test"
         let collected = Collected()
-        return (EdgePipeline(detector: detector, recognizer: recognizer, policy: policy, configuration: configuration) { collected.add($0) }, collected)
+        let pipeline = EdgePipeline(detector: detector, recognizer: recognizer, policy: policy, router: router, configuration: configuration) {
+            collected.add($0)
+            then?($0)
+        }
+        return (pipeline, collected)
     }
 
     @Test func decisionsFollowTheSpeechInOrderWithTimesAndStatistics() throws {

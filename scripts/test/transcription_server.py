@@ -9,21 +9,28 @@ response_format, temperature, file) and answers by MODE:
   whisper    whisper.cpp-style: words inside segments, probability as "p"
   status500  HTTP 500               garbage  HTTP 200 with a body that is not JSON
   slow       answers after 3 s      auth     like verbose, but only with "Authorization: Bearer sesame"
+  say        json with the text given by --text, the same for every request (a cloud with a known answer)
 
 Prints the port it listens on as the first line of stdout. Exits when the process that started it goes away (a test
 that ends or dies, or a launcher shim such as pyenv's between it and the test) and after 120 s in any case, so it
-never outlives its test. Usage: transcription_server.py MODE
+never outlives its test. Usage: transcription_server.py MODE [--port P] [--text T]; --port reopens a server where a
+killed one was (0, the default, picks a free port).
 """
+import argparse
 import email.parser
 import email.policy
 import json
 import os
-import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-MODE = sys.argv[1] if len(sys.argv) > 1 else "verbose"
+parser = argparse.ArgumentParser()
+parser.add_argument("mode", nargs="?", default="verbose")
+parser.add_argument("--port", type=int, default=0)
+parser.add_argument("--text", default="")
+ARGS = parser.parse_args()
+MODE = ARGS.mode
 
 
 def fields_of(headers, body):
@@ -69,6 +76,8 @@ class Handler(BaseHTTPRequestHandler):
             time.sleep(3)
         if MODE == "auth" and self.headers.get("Authorization") != "Bearer sesame":
             return self.answer(401, json.dumps({"error": "bad token"}))
+        if MODE == "say":
+            return self.answer(200, json.dumps({"text": ARGS.text}))
         if MODE == "text":
             return self.answer(200, said + "\n", "text/plain")
         if MODE == "json":
@@ -90,6 +99,7 @@ def exit_with_parent(parent=os.getppid(), lifetime=120.0):
 
 
 threading.Thread(target=exit_with_parent, daemon=True).start()
-server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+ThreadingHTTPServer.allow_reuse_address = True
+server = ThreadingHTTPServer(("127.0.0.1", ARGS.port), Handler)
 print(server.server_address[1], flush=True)
 server.serve_forever()

@@ -25,6 +25,9 @@ TEENS = ["ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen"
 TENS = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
 # British spelling and common variants written the one way the vocabulary spells them.
 SPELLINGS = {"metres": "meters", "metre": "meter", "ok": "okay", "backwards": "backward", "forwards": "forward"}
+# Words that sound exactly like a vocabulary word: a clip of one of them alone is labelled as that word.
+HOMOPHONES = {"know": "no", "to": "two", "too": "two", "for": "four", "won": "one", "write": "right", "ate": "eight",
+              "owe": "oh"}
 
 
 def number_words(n):
@@ -67,13 +70,13 @@ def normalise_transcript(text):
 
 def command_label(transcript):
     """The command-en label of one clip: `silence` when nothing was said, the word when exactly one vocabulary word
-    was said (fillers around it do not count), `unknown` for any other speech (a filler alone included)."""
+    was said (fillers around it do not count; a homophone counts as its word), `unknown` for any other speech (a filler alone included)."""
     words = normalise_transcript(transcript).split()
     spoken = [w for w in words if w != FILLER_TOKEN]
     if not words:
         return "silence"
-    if len(spoken) == 1 and spoken[0] in VOCABULARY:
-        return spoken[0]
+    if len(spoken) == 1 and HOMOPHONES.get(spoken[0], spoken[0]) in VOCABULARY:
+        return HOMOPHONES.get(spoken[0], spoken[0])
     return "unknown"
 
 

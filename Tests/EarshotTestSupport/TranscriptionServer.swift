@@ -1,0 +1,41 @@
+public import Foundation
+import Glibc
+
+/// A real OpenAI-compatible transcription server on 127.0.0.1 (scripts/test/transcription_server.py) behaving as the
+/// servers Earshot falls back to do, including the ways they fail. Killed when released.
+public final class TranscriptionServer {
+    public let process = Process()
+    public let port: Int
+
+    /// Starts a server in `mode` (see the script), on `port` (0: any free port) answering `text` in mode `say`.
+    public init(_ mode: String, port: Int = 0, text: String? = nil) throws {
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", Fixtures.packageRoot + "/scripts/test/transcription_server.py", mode, "--port", String(port)]
+            + (text.map { ["--text", $0] } ?? [])
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // The first line is the port; availableData returns as soon as anything arrives.
+        var line = Data()
+        while !line.contains(0x0A) {
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            line += chunk
+        }
+        self.port = Int(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+    }
+
+    public var url: URL { URL(string: "http://127.0.0.1:\(port)/v1/audio/transcriptions")! }
+
+    /// Kills the launched process; the server (perhaps a child of a launcher shim such as pyenv's) exits within 50 ms
+    /// of losing its parent. Then a moment for its socket to close (waitUntilExit can hang in the test runner).
+    public func kill() {
+        guard !killed else { return }
+        killed = true
+        _ = Glibc.kill(process.processIdentifier, SIGKILL)
+        usleep(250_000)
+    }
+    private var killed = false
+    deinit { kill() }
+}
