@@ -17,8 +17,13 @@ extension Earshot {
             and latency_ms; logs and the closing summary go to stderr. With --audio the run ends, exit 0, when the \
             file does. Live capture never waits for the recogniser: utterances that cannot be recognised in time \
             are dropped and counted in the summary (files and stdin are read at the recogniser's pace instead).
-            This build answers locally (--policy local-only); the cloud fallback (--cloud-url), the spool (--spool) \
-            and the config file (--config) come with the next slices of the runtime and are refused for now.
+            With --cloud-url and --policy local-first, utterances the local model is unsure of (confidence below \
+            --ask-below, or not a command) go to an OpenAI-compatible transcription endpoint; cloud-first asks it \
+            for every utterance. The local model always answers first, so when the cloud fails, times out or its \
+            circuit is open, its answer stands, flagged "offline": true. No decision waits longer than --budget-ms \
+            after the end of its utterance. The bearer token comes from --cloud-token or $EARSHOT_CLOUD_TOKEN.
+            The spool (--spool) and the config file (--config) come with the next slices of the runtime and are \
+            refused for now.
             """)
 
         @Option(name: .shortAndLong, help: "Capture live from this ALSA device.") var device: String?
@@ -28,7 +33,17 @@ extension Earshot {
         @Option(help: "Seconds to listen with --device (default: until Ctrl-C).") var seconds: Double?
         @Option(help: ArgumentHelp("A configuration file.", valueName: "file")) var config: String?
         @Option(help: ArgumentHelp("An OpenAI-compatible transcription endpoint for fallback.", valueName: "url")) var cloudUrl: String?
-        @Option(help: "Routing: local-first, cloud-first or local-only.") var policy = "local-only"
+        @Option(help: "Routing: local-first, cloud-first or local-only (the default without --cloud-url).") var policy: String?
+        @Option(help: "The model name sent to the cloud endpoint.") var cloudModel = "whisper-1"
+        @Option(help: "The cloud's response format: verbose_json, json or text.") var cloudFormat = "verbose_json"
+        @Option(help: "Language hint sent to the cloud (ISO 639-1, e.g. en).") var cloudLanguage: String?
+        @Option(help: ArgumentHelp("Bearer token for the cloud (default: $EARSHOT_CLOUD_TOKEN).", valueName: "token")) var cloudToken: String?
+        @Option(help: "The longest one cloud request may take, in milliseconds.") var cloudTimeoutMs = 1_500.0
+        @Option(help: "The most a decision may take after its utterance ends, in milliseconds.") var budgetMs = 2_000.0
+        @Option(help: "local-first asks the cloud below this local confidence (default: the model's accept threshold).") var askBelow: Double?
+        @Option(help: "Confidence given to cloud answers that carry no probabilities.") var cloudConfidence = 0.95
+        @Option(help: "Failed cloud requests in a row that open the circuit.") var breakerFailures = 3
+        @Option(help: "Seconds before the first probe of an open circuit (doubling up to 60).") var breakerBackoff = 2.0
         @Option(help: ArgumentHelp("Directory of the durable utterance log.", valueName: "dir")) var spool: String?
         @Option(help: ArgumentHelp("The active recognition bundle (default: the shipped command-en, or phrase-en with --grammar).", valueName: "bundle")) var model: String?
         @Option(help: ArgumentHelp("A JSGF grammar for a phrase model.", valueName: "file.gram")) var grammar: String?
@@ -42,9 +57,21 @@ extension Earshot {
         func validate() throws {
             let inputs = [device != nil, audio != nil, stdin].filter { $0 }.count
             guard inputs == 1 else { throw ValidationError("Give exactly one input: --device, --audio or --stdin.") }
-            guard ["local-first", "cloud-first", "local-only"].contains(policy) else {
+            guard policy.map({ RoutingPolicy(rawValue: $0) != nil }) ?? true else {
                 throw ValidationError("--policy must be local-first, cloud-first or local-only.")
             }
+            if routing != .localOnly {
+                guard let cloudUrl else { throw ValidationError("--policy \(routing.rawValue) needs --cloud-url.") }
+                guard let url = URL(string: cloudUrl), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
+                    throw ValidationError("--cloud-url must be an http(s) URL, such as http://127.0.0.1:8080/v1/audio/transcriptions.")
+                }
+            }
+            guard ["verbose_json", "json", "text"].contains(cloudFormat) else { throw ValidationError("--cloud-format must be verbose_json, json or text.") }
+            guard cloudTimeoutMs > 0, budgetMs > 0 else { throw ValidationError("--cloud-timeout-ms and --budget-ms must be positive.") }
+            guard (0...1).contains(askBelow ?? 0), (0...1).contains(cloudConfidence) else {
+                throw ValidationError("--ask-below and --cloud-confidence must be within 0…1.")
+            }
+            guard breakerFailures >= 1, breakerBackoff > 0 else { throw ValidationError("--breaker-failures must be ≥ 1 and --breaker-backoff positive.") }
             guard AutomationLevel(rawValue: automation) != nil else {
                 throw ValidationError("--automation must be one of \(AutomationLevel.allCases.map(\.rawValue).joined(separator: ", ")).")
             }
@@ -52,11 +79,26 @@ extension Earshot {
                 throw ValidationError("--confirm-at and --accept-at must be within 0…1, confirm-at ≤ accept-at.")
             }
             guard (1...1_000).contains(queue) else { throw ValidationError("--queue must be within 1…1000.") }
-            if cloudUrl != nil || policy != "local-only" {
-                throw ValidationError("This build answers locally only (--policy local-only); cloud fallback is not available yet.")
-            }
             if spool != nil { throw ValidationError("--spool is not available yet in this build.") }
             if config != nil { throw ValidationError("--config is not available yet in this build.") }
+        }
+
+        /// The routing policy: as given, else local-first when a cloud URL is given, else local-only.
+        var routing: RoutingPolicy { policy.flatMap(RoutingPolicy.init(rawValue:)) ?? (cloudUrl == nil ? .localOnly : .localFirst) }
+
+        func router(acceptThreshold: Double) -> Router {
+            var configuration = RoutingConfiguration()
+            configuration.policy = routing
+            configuration.askBelow = askBelow ?? acceptThreshold
+            configuration.requestTimeout = cloudTimeoutMs / 1_000
+            configuration.budget = budgetMs / 1_000
+            configuration.assumedCloudConfidence = cloudConfidence
+            guard routing != .localOnly, let url = cloudUrl.flatMap(URL.init(string:)) else { return Router(configuration: configuration) }
+            let client = CloudClient(url: url, model: cloudModel, token: cloudToken ?? ProcessInfo.processInfo.environment["EARSHOT_CLOUD_TOKEN"],
+                                     responseFormat: cloudFormat)
+            client.language = cloudLanguage
+            return Router(configuration: configuration, client: client,
+                          breaker: CircuitBreaker(failureThreshold: breakerFailures, initialBackoff: breakerBackoff))
         }
 
         func run() throws {
@@ -75,7 +117,8 @@ extension Earshot {
                 // Files and pipes can wait for the model; a live microphone cannot, so its backlog is dropped and counted.
                 configuration.waitWhenFull = device == nil
                 let output = DecisionPrinter()
-                let pipeline = EdgePipeline(detector: detector, recognizer: recognizer, policy: policy, configuration: configuration) {
+                let router = router(acceptThreshold: recognizer.manifest.acceptThreshold)
+                let pipeline = EdgePipeline(detector: detector, recognizer: recognizer, policy: policy, router: router, configuration: configuration) {
                     output.print($0)
                 }
                 let source: any PipelineAudioSource
@@ -101,6 +144,10 @@ extension Earshot {
                 FileHandle.standardError.write(Data(String(
                     format: "earshot: %.1f s of audio in %.2f s: %d utterances, %d decisions, %d dropped, %d recognition errors\n",
                     seconds, Date().timeIntervalSince(started), c.utterances, c.decisions, c.dropped, c.recognitionErrors).utf8))
+                if routing != .localOnly {
+                    FileHandle.standardError.write(Data(
+                        "earshot: routing \(routing.rawValue): \(c.cloudAnswers) answered by the cloud, \(c.cloudFailures) cloud failures, \(c.cloudSkipped) not asked (circuit open or no budget), \(c.offline) offline; circuit \(router.breaker.state.rawValue)\n".utf8))
+                }
             }
         }
     }
