@@ -21,10 +21,14 @@ let package = Package(
         .library(name: "EarshotRecognizer", targets: ["EarshotRecognizer"]),
         .library(name: "EarshotVAD", targets: ["EarshotVAD"]),
         .library(name: "EarshotBundles", targets: ["EarshotBundles"]),
+        .library(name: "EarshotEdge", targets: ["EarshotEdge"]),
+        .library(name: "EarshotServer", targets: ["EarshotServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // C system libraries (Debian -dev packages, found through pkg-config).
@@ -42,6 +46,10 @@ let package = Package(
         .target(name: "EarshotVAD", dependencies: ["EarshotDSP", "EarshotInference", "EarshotBundles"], swiftSettings: swiftSettings),
         .target(name: "EarshotEdge", dependencies: ["EarshotAudio", "EarshotVAD", "EarshotRecognizer", "EarshotBundles", "EarshotMonitoring"],
                 swiftSettings: swiftSettings),
+        .target(name: "EarshotServer", dependencies: ["EarshotEdge", "EarshotAudio", "EarshotBundles", "EarshotRecognizer", "EarshotMonitoring",
+                                                     .product(name: "Hummingbird", package: "hummingbird"),
+                                                     .product(name: "Logging", package: "swift-log")],
+                swiftSettings: swiftSettings),
         .target(name: "EarshotRecognizer", dependencies: ["EarshotDSP", "EarshotInference", "EarshotBundles"], swiftSettings: swiftSettings),
         .target(name: "EarshotAudio", dependencies: ["CALSA", "CSndFile", "CSampleRate"], swiftSettings: swiftSettings),
 
@@ -49,7 +57,7 @@ let package = Package(
         .executableTarget(
             name: "earshot",
             dependencies: [
-                "EarshotAudio", "EarshotMonitoring", "EarshotDSP", "EarshotInference", "EarshotRecognizer", "EarshotBundles", "EarshotVAD", "EarshotEdge",
+                "EarshotAudio", "EarshotMonitoring", "EarshotDSP", "EarshotInference", "EarshotRecognizer", "EarshotBundles", "EarshotVAD", "EarshotEdge", "EarshotServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -69,10 +77,11 @@ let package = Package(
                     swiftSettings: swiftSettings),
         .testTarget(name: "EarshotEdgeTests", dependencies: ["EarshotEdge", "EarshotAudio", "EarshotBundles", "EarshotRecognizer", "EarshotVAD",
                                                             "EarshotTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "EarshotServerTests", dependencies: ["EarshotServer", "EarshotEdge", "EarshotTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "EarshotMonitoringTests", dependencies: ["EarshotMonitoring"], swiftSettings: swiftSettings),
         .testTarget(name: "EarshotAudioTests", dependencies: ["EarshotAudio", "EarshotMonitoring", "EarshotTestSupport"],
                     swiftSettings: swiftSettings),
-        .testTarget(name: "EarshotCLITests", dependencies: ["earshot", "EarshotAudio", "EarshotTestSupport"],
+        .testTarget(name: "EarshotCLITests", dependencies: ["earshot", "EarshotAudio", "EarshotEdge", "EarshotTestSupport"],
                     swiftSettings: swiftSettings),
     ]
 )

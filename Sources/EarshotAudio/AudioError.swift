@@ -7,7 +7,7 @@ public struct AudioError: Error, Sendable, CustomStringConvertible, Equatable {
         enum Storage: String, Sendable {
             case deviceNotFound, deviceBusy, devicePermissionDenied, deviceUnsupportedConfiguration, deviceFailed
             case fileNotFound, filePermissionDenied, corruptFile, unsupportedFormat, writeFailed
-            case invalidArgument, resamplerFailed, endOfStream
+            case invalidArgument, resamplerFailed, endOfStream, tooLong
         }
         let storage: Storage
         /// The named capture device does not exist.
@@ -34,6 +34,8 @@ public struct AudioError: Error, Sendable, CustomStringConvertible, Equatable {
         public static var invalidArgument: Self { .init(storage: .invalidArgument) }
         /// The sample-rate converter reported an error.
         public static var resamplerFailed: Self { .init(storage: .resamplerFailed) }
+        /// The audio is longer than the caller accepts (an upload past its limit).
+        public static var tooLong: Self { .init(storage: .tooLong) }
         /// A stream ended in the middle of a frame.
         public static var endOfStream: Self { .init(storage: .endOfStream) }
         public var description: String { storage.rawValue }

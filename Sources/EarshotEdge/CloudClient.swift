@@ -142,7 +142,8 @@ public final class CloudClient: @unchecked Sendable {
                                   duration: number(object["duration"]), segments: segments, words: words)
     }
 
-    static func multipart(fields: [(String, String)], file: Data, boundary: String) -> Data {
+    /// A multipart/form-data body: the text fields, then the audio as `file` (utterance.wav, audio/wav).
+    public static func multipart(fields: [(String, String)], file: Data, boundary: String) -> Data {
         var body = Data()
         for (name, value) in fields {
             body.append(Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"\r\n\r\n\(value)\r\n".utf8))

@@ -41,6 +41,7 @@ public struct Decision: Sendable, Codable {
         public var text: String
         public var confidence: Double
         public var recognised: Bool
+        /// Same text, or neither heard a command (an `unknown` and an empty answer agree).
         public var agrees: Bool
     }
 

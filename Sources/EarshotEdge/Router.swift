@@ -88,7 +88,8 @@ public final class Router: @unchecked Sendable {
             return RoutedResult(
                 text: mapped.text, confidence: confidence, recognised: mapped.recognised, source: "cloud", offline: false,
                 topK: nil, words: nil,
-                local: .init(text: local.text, confidence: local.confidence, recognised: local.recognised, agrees: mapped.text == local.text),
+                local: .init(text: local.text, confidence: local.confidence, recognised: local.recognised,
+                             agrees: mapped.text == local.text || (!mapped.recognised && !local.recognised)),
                 cloud: .init(status: .answered, milliseconds: ms, text: answer.text, confidence: answer.confidence))
         } catch {
             breaker.recordFailure()

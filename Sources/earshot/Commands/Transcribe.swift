@@ -1,5 +1,6 @@
 import ArgumentParser
 import EarshotBundles
+import EarshotEdge
 import EarshotRecognizer
 import EarshotVAD
 import Foundation
@@ -73,7 +74,7 @@ extension Earshot {
                     }
                     utterances = stride(from: 0, to: samples.count, by: clipSamples).map { Self.wholeClip(at: $0, samples: clipSamples, kind: bundle.manifest.kind) }
                 } else {
-                    utterances = try Self.endpoint(samples, detector: detector)
+                    utterances = try UtteranceFinder.find(in: samples, detector: detector)
                 }
                 var report = TranscriptReport(model: "\(bundle.manifest.name)@\(bundle.manifest.version)", utterances: [])
                 for u in utterances {
@@ -93,24 +94,6 @@ extension Earshot {
             let first = kind == "phrase" ? start + PhraseRecognizer.leadSamples : start
             let last = kind == "phrase" ? first + 1 : start + samples
             return Utterance(start: Int64(start), end: Int64(start + samples), speechStart: Int64(first), speechEnd: Int64(last))
-        }
-
-        /// The file's utterances by the shipped VAD and the default endpointer settings.
-        static func endpoint(_ samples: [Int16], detector: VoiceActivityDetector) throws -> [Utterance] {
-            var configuration = EndpointerConfiguration()
-            configuration.onThreshold = detector.manifest.acceptThreshold
-            configuration.offThreshold = configuration.onThreshold * 0.7
-            let endpointer = try Endpointer(configuration)
-            var found: [Utterance] = []
-            let probabilities = try detector.probabilities(samples)
-            try samples.withUnsafeBufferPointer { (buffer) throws in
-                for (index, p) in probabilities.enumerated() {
-                    let block = UnsafeBufferPointer(rebasing: buffer[(index * 160)..<((index + 1) * 160)])
-                    if let u = endpointer.process(frame: block, probability: p) { found.append(u) }
-                }
-            }
-            if let u = endpointer.flush() { found.append(u) }
-            return found
         }
     }
 }
