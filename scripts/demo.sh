@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The main job so far: capture bundled real speech through a real ALSA `file` PCM, then inspect it.
+# The main job: bundled real and synthesised speech through a real ALSA `file` PCM into the edge runtime, with a local
+# `earshot serve` as its cloud; before that, the stages one by one (capture, frontend, interpreter, VAD, models).
 # Usage: scripts/demo.sh [path/to/earshot]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -75,6 +76,40 @@ python3 -c 'import json, sys
 for line in open(sys.argv[1]):
     d = json.loads(line)
     print("  %6.2f–%5.2f s  %-9s %.2f  %-8s %.1f ms" % (d["start"], d["end"], d["text"], d["confidence"], d["automation"], d["latency_ms"]))' "$work/decisions.jsonl"
+
+step "The full pipeline: ALSA capture → VAD → endpointer → command-en → router → decisions, with earshot serve as the cloud"
+sox Demo/audio/commands.flac -t raw -e signed -b 16 -r 16000 -c 1 "$PWD/$work/commands.raw"
+cat >> "$work/asoundrc" <<CONF
+# Six spoken commands (synthesised voices the model never heard), as a 16 kHz microphone
+pcm.demo_commands {
+    type file
+    slave.pcm "null"
+    file "/dev/null"
+    infile "$PWD/$work/commands.raw"
+    format "raw"
+}
+CONF
+"$earshot" serve --port 0 2> "$work/serve.log" &
+serve_pid=$!
+trap 'kill $serve_pid 2>/dev/null || true' EXIT
+for _ in $(seq 100); do grep -q listening "$work/serve.log" 2>/dev/null && break; sleep 0.05; done
+cat "$work/serve.log"
+port=$(grep -o '127.0.0.1:[0-9]*' "$work/serve.log" | cut -d: -f2)
+echo "earshot run --alsa-config $work/asoundrc --device demo_commands --lossless --seconds 12.5 --cloud-url http://127.0.0.1:$port/v1/audio/transcriptions --policy local-first"
+"$earshot" run --alsa-config "$work/asoundrc" --device demo_commands --lossless --seconds 12.5 \
+    --cloud-url "http://127.0.0.1:$port/v1/audio/transcriptions" --policy local-first > "$work/routed.jsonl"
+python3 -c 'import json, sys
+rows = [json.loads(line) for line in open(sys.argv[1])]
+for d in rows:
+    cloud = d.get("cloud") or {}
+    print("  %6.2f–%5.2f s  %-9s %.2f  %-6s %-8s %6.1f ms%s" % (d["start"], d["end"], d["text"], d["confidence"], d["source"],
+          d["automation"], d["latency_ms"], "  (local said %s %.2f; cloud %s in %.0f ms)" % (d["local"]["text"], d["local"]["confidence"],
+          cloud.get("status"), cloud.get("ms", 0)) if d.get("local") else ""))
+latencies = sorted(d["latency_ms"] for d in rows)
+by = {s: sum(d["source"] == s for d in rows) for s in ("local", "cloud")}
+print("  summary: %d decisions, %d local, %d cloud, %d offline; latency median %.1f ms, max %.1f ms" % (
+    len(rows), by["local"], by["cloud"], sum(d["offline"] for d in rows), latencies[len(latencies) // 2], latencies[-1]))' "$work/routed.jsonl"
+curl -s "http://127.0.0.1:$port/metrics" | grep -E '^earshot_serve_(requests_total|audio_seconds_total|real_time_factor_(sum|count))' | sed 's/^/  /'
 
 step "earshot transcribe $work/goforward.wav --grammar Demo/audio/goforward.gram (phrase-en, decoding constrained by the grammar)"
 "$earshot" transcribe "$work/goforward.wav" --grammar Demo/audio/goforward.gram --json

@@ -52,6 +52,8 @@ extension Earshot {
         @Option(help: "Confidence at or above which a decision acts on its own (default: the model's accept threshold).") var acceptAt: Double?
         @Option(help: "Confidence at or above which a decision is worth a technician's confirmation.") var confirmAt = 0.5
         @Option(help: "Utterances that may wait for the recogniser before the oldest is dropped.") var queue = 8
+        @Flag(help: "With --device: make capture wait for the pipeline instead of dropping audio (ALSA file PCMs, replays; not a live microphone).")
+        var lossless = false
         @OptionGroup var alsa: ALSAOptions
 
         func validate() throws {
@@ -115,7 +117,7 @@ extension Earshot {
                 configuration.endpointer.offThreshold = configuration.endpointer.onThreshold * 0.7
                 configuration.queueCapacity = queue
                 // Files and pipes can wait for the model; a live microphone cannot, so its backlog is dropped and counted.
-                configuration.waitWhenFull = device == nil
+                configuration.waitWhenFull = device == nil || lossless
                 let output = DecisionPrinter()
                 let router = router(acceptThreshold: recognizer.manifest.acceptThreshold)
                 let pipeline = EdgePipeline(detector: detector, recognizer: recognizer, policy: policy, router: router, configuration: configuration) {
@@ -130,6 +132,7 @@ extension Earshot {
                 } else {
                     var capture = CaptureConfiguration(device: device ?? "default")
                     capture.configurationFile = alsa.resolvedConfigurationFile
+                    if lossless { capture.overflowPolicy = .block }
                     let session = try CaptureSession(capture)
                     let interrupt = Record.stopOnInterrupt(session)
                     stop = { interrupt.cancel() }
