@@ -1,4 +1,4 @@
-import Crypto
+public import Crypto
 public import Foundation
 public import EarshotInference
 
@@ -8,13 +8,28 @@ public struct ModelBundle: Sendable {
     public let manifest: BundleManifest
     public let model: Model
 
-    /// Loads and verifies a bundle directory. The model's SHA-256 must equal the manifest's.
-    public init(directory: String) throws(RecognizerError) {
+    /// The signature file: base64 of an ed25519 signature over the exact bytes of `manifest.json` (which holds the
+    /// model's SHA-256, so the signature covers the model too).
+    public static let signatureFile = "manifest.sig"
+
+    /// Loads and verifies a bundle directory. The model's SHA-256 must equal the manifest's; when `trustedKeys` is not
+    /// empty, `manifest.sig` must also be a valid signature of `manifest.json` by one of them.
+    public init(directory: String, trustedKeys: [Curve25519.Signing.PublicKey] = []) throws(RecognizerError) {
         self.directory = directory
         let manifestPath = directory + "/manifest.json"
         let modelPath = directory + "/model.tflite"
         guard let manifestData = FileManager.default.contents(atPath: manifestPath) else {
             throw RecognizerError(.bundle, "\(directory) is not a model bundle: \(manifestPath) is missing or unreadable.")
+        }
+        if !trustedKeys.isEmpty {
+            let signaturePath = directory + "/" + Self.signatureFile
+            guard let text = FileManager.default.contents(atPath: signaturePath),
+                  let signature = Data(base64Encoded: String(decoding: text, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else {
+                throw RecognizerError(.integrity, "\(directory) is not signed (\(signaturePath) is missing or not base64), and signing keys are configured. Refusing to load it.")
+            }
+            guard trustedKeys.contains(where: { $0.isValidSignature(signature, for: manifestData) }) else {
+                throw RecognizerError(.integrity, "\(directory): the signature of manifest.json is not valid for any configured key. Refusing to load it.")
+            }
         }
         do {
             manifest = try JSONDecoder().decode(BundleManifest.self, from: manifestData)
@@ -41,6 +56,33 @@ public struct ModelBundle: Sendable {
         self.directory = directory
         self.manifest = manifest
         self.model = model
+    }
+
+    /// Signs a bundle directory's manifest with `key`, writing `manifest.sig`.
+    public static func sign(directory: String, key: Curve25519.Signing.PrivateKey) throws {
+        let manifest = try Data(contentsOf: URL(fileURLWithPath: directory + "/manifest.json"))
+        let signature = try key.signature(for: manifest)
+        try Data((signature.base64EncodedString() + "\n").utf8).write(to: URL(fileURLWithPath: directory + "/" + signatureFile), options: .atomic)
+    }
+
+    /// A public key from its file: base64 of the 32 raw bytes (what `earshot models keygen` writes).
+    public static func publicKey(file: String) throws(RecognizerError) -> Curve25519.Signing.PublicKey {
+        guard let text = FileManager.default.contents(atPath: file),
+              let raw = Data(base64Encoded: String(decoding: text, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)),
+              let key = try? Curve25519.Signing.PublicKey(rawRepresentation: raw) else {
+            throw RecognizerError(.input, "\(file) is not an ed25519 public key (base64 of 32 bytes).")
+        }
+        return key
+    }
+
+    /// A private key from its file: base64 of the 32 raw bytes.
+    public static func privateKey(file: String) throws(RecognizerError) -> Curve25519.Signing.PrivateKey {
+        guard let text = FileManager.default.contents(atPath: file),
+              let raw = Data(base64Encoded: String(decoding: text, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)),
+              let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: raw) else {
+            throw RecognizerError(.input, "\(file) is not an ed25519 private key (base64 of 32 bytes).")
+        }
+        return key
     }
 
     /// Lowercase hex SHA-256.

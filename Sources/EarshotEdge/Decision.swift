@@ -26,7 +26,7 @@ public struct Decision: Sendable, Codable {
     public var accepted: Bool
     public var topK: [LabelScore]?
     public var words: [PhraseWord]?
-    /// Model versions in play: `active`, and `candidate` when one is loaded.
+    /// Model versions in play: `active`, `answered` (the one whose answer this is), and `candidate` when one is loaded.
     public var models: [String: String]
     public var automationLevel: AutomationLevel
     public var stages: Stages
@@ -36,6 +36,20 @@ public struct Decision: Sendable, Codable {
     public var local: LocalAnswer?
     /// What happened with the cloud, when the routing policy wanted it asked.
     public var cloud: CloudOutcome?
+    /// With a candidate model loaded: whether the candidate (canary) answered this utterance.
+    public var canary: Bool?
+    /// The shadow candidate's answer on this utterance: logged here, never returned as `text`.
+    public var shadow: ShadowAnswer?
+
+    public struct ShadowAnswer: Sendable, Codable {
+        public var model: String
+        public var text: String
+        public var confidence: Double
+        public var recognised: Bool
+        /// Same text as the active model, or neither heard a command.
+        public var agrees: Bool
+        public var ms: Double
+    }
 
     public struct LocalAnswer: Sendable, Codable {
         public var text: String
@@ -93,6 +107,6 @@ public struct Decision: Sendable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case id, start, end, text, confidence, source, offline, automation, latencyMs = "latency_ms", accepted
-        case topK = "top_k", words, models, automationLevel = "automation_level", stages, input, local, cloud
+        case topK = "top_k", words, models, automationLevel = "automation_level", stages, input, local, cloud, canary, shadow
     }
 }

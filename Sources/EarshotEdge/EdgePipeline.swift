@@ -33,6 +33,10 @@ public final class EdgePipeline: @unchecked Sendable {
         public var cloudFailures = 0
         public var cloudSkipped = 0
         public var offline = 0
+        /// Decisions the canary answered, utterances the shadow ran on, candidates rolled back automatically.
+        public var canary = 0
+        public var shadow = 0
+        public var rollbacks = 0
     }
 
     private struct Job {
@@ -44,7 +48,7 @@ public final class EdgePipeline: @unchecked Sendable {
     }
 
     private let detector: VoiceActivityDetector
-    private let recognizer: LocalRecognizer
+    private let slots: ModelSlots
     private let policy: AutomationPolicy
     private let router: Router
     private let configuration: Configuration
@@ -56,10 +60,17 @@ public final class EdgePipeline: @unchecked Sendable {
     private var history: [Int16] = []
     private var historyStart: Int64 = 0
 
-    public init(detector: VoiceActivityDetector, recognizer: LocalRecognizer, policy: AutomationPolicy, router: Router = Router(),
+    /// A pipeline with one fixed model.
+    public convenience init(detector: VoiceActivityDetector, recognizer: LocalRecognizer, policy: AutomationPolicy, router: Router = Router(),
+                            configuration: Configuration = Configuration(), sink: @escaping @Sendable (Decision) -> Void) {
+        self.init(detector: detector, slots: ModelSlots(fixed: recognizer), policy: policy, router: router, configuration: configuration, sink: sink)
+    }
+
+    /// A pipeline whose models follow `slots` (active, candidate in shadow or canary, rollback).
+    public init(detector: VoiceActivityDetector, slots: ModelSlots, policy: AutomationPolicy, router: Router = Router(),
                 configuration: Configuration = Configuration(), sink: @escaping @Sendable (Decision) -> Void) {
         self.detector = detector
-        self.recognizer = recognizer
+        self.slots = slots
         self.policy = policy
         self.router = router
         self.configuration = configuration
@@ -93,7 +104,7 @@ public final class EdgePipeline: @unchecked Sendable {
         func emit(_ u: Utterance) {
             sequence += 1
             lock.lock(); counters.utterances += 1; lock.unlock()
-            let (before, after) = recognizer.window
+            let (before, after) = slots.window
             let lo = max(historyStart, u.speechStart - Int64(before))
             let hi = min(historyStart + Int64(history.count), max(u.speechEnd, u.speechStart + Int64(after)) + Int64(before))
             let window = lo < hi ? Array(history[Int(lo - historyStart)..<Int(hi - historyStart)]) : []
@@ -129,49 +140,102 @@ public final class EdgePipeline: @unchecked Sendable {
 
     private func work() {
         while let job = queue.pop() {
-            let started = ContinuousClock.now
-            let u = job.utterance
-            let speechStart = Int(u.speechStart - job.windowStart), speechEnd = Int(u.speechEnd - job.windowStart)
-            let manifest = recognizer.manifest
-            let r: (text: String, confidence: Double, recognised: Bool, topK: [LabelScore]?, words: [PhraseWord]?)
-            do {
-                r = try recognizer.recognize(job.window[...], speechStart: speechStart, speechEnd: speechEnd)
-            } catch {
-                lock.lock(); counters.recognitionErrors += 1; lock.unlock()
-                FileHandle.standardError.write(Data("earshot: utterance \(job.sequence): \(error.message)\n".utf8))
-                continue
+            slots.refresh()
+            for message in slots.drainMessages() { FileHandle.standardError.write(Data((message + "\n").utf8)) }
+            if let decision = decide(job) {
+                lock.lock(); counters.decisions += 1; lock.unlock()
+                sink(decision)
             }
-            let recognized = ContinuousClock.now
-            let margin = router.configuration.marginSamples
-            let routed = router.route(
-                local: LocalAnswerDetail(text: r.text, confidence: r.confidence, recognised: r.recognised, topK: r.topK, words: r.words),
-                recognizer: recognizer,
-                speech: Array(job.window[max(0, speechStart - margin)..<min(job.window.count, speechEnd + margin)]),
-                elapsed: { Self.seconds(ContinuousClock.now - job.closedAt) })
-            let finishedAt = ContinuousClock.now
-            let automation = policy.decide(confidence: routed.confidence, recognised: routed.recognised)
-            var stages = Decision.Stages(queueMs: Self.milliseconds(started - job.closedAt), recognizeMs: Self.milliseconds(recognized - started))
-            stages.cloudMs = routed.cloud?.milliseconds ?? 0
-            let decision = Decision(
-                id: "\(configuration.runID)-\(job.sequence)", start: Double(u.speechStart) / 16_000, end: Double(u.speechEnd) / 16_000,
-                text: routed.text, confidence: routed.confidence.rounded(toPlaces: 6), source: routed.source, offline: routed.offline,
-                automation: automation,
-                latencyMs: Self.milliseconds(finishedAt - job.closedAt), accepted: automation == .accept, topK: routed.topK, words: routed.words,
-                models: ["active": "\(manifest.name)@\(manifest.version)"], automationLevel: policy.level, stages: stages,
-                input: Self.statistics(job.window, speechStart: speechStart, speechEnd: speechEnd, ratio: u.speechRatio),
-                local: routed.local, cloud: routed.cloud)
-            lock.lock()
-            switch routed.cloud?.status {
-            case .answered?: counters.cloudAnswers += 1
-            case .timeout?, .failed?: counters.cloudFailures += 1
-            case .circuitOpen?, .overBudget?: counters.cloudSkipped += 1
-            case nil: break
-            }
-            if routed.offline { counters.offline += 1 }
-            lock.unlock()
-            lock.lock(); counters.decisions += 1; lock.unlock()
-            sink(decision)
+            for message in slots.drainMessages() { FileHandle.standardError.write(Data((message + "\n").utf8)) }
         }
+    }
+
+    /// One utterance through the slots, the router and the automation policy.
+    private func decide(_ job: Job) -> Decision? {
+        let started = ContinuousClock.now
+        let u = job.utterance
+        let id = "\(configuration.runID)-\(job.sequence)"
+        let speechStart = Int(u.speechStart - job.windowStart), speechEnd = Int(u.speechEnd - job.windowStart)
+        let snapshot = slots.current
+        let draw = ModelSlots.fraction(id)
+        let candidate = snapshot.candidate, mode = snapshot.mode
+        let isCanary = candidate != nil && mode?.mode == .canary && draw < (mode?.share ?? 0)
+        let runsShadow = candidate != nil && mode?.mode == .shadow && draw < (mode?.share ?? 0)
+        typealias Answer = (text: String, confidence: Double, recognised: Bool, topK: [LabelScore]?, words: [PhraseWord]?)
+        func recognise(_ loaded: ModelSlots.Loaded) -> (Result<Answer, RecognizerError>, Double) {
+            let t0 = ContinuousClock.now
+            let result = Result { () throws(RecognizerError) -> Answer in
+                try loaded.recognizer.recognize(job.window[...], speechStart: speechStart, speechEnd: speechEnd)
+            }
+            return (result, Self.milliseconds(ContinuousClock.now - t0))
+        }
+        // The canary answers its share; the active model answers the rest, and also runs beside the canary (and the
+        // shadow beside the active model) so the two can be compared on the same utterance.
+        var serving = isCanary ? candidate! : snapshot.active
+        var (first, firstMs) = recognise(serving)
+        var comparison: (Result<Answer, RecognizerError>, Double)?
+        if isCanary || runsShadow { comparison = recognise(isCanary ? snapshot.active : candidate!) }
+        if isCanary, case .failure = first, let c = comparison {
+            // A failing canary never costs a decision: the active model's answer stands.
+            swap(&first, &comparison!.0); firstMs = c.1; serving = snapshot.active
+        }
+        var shadowAnswer: Decision.ShadowAnswer?
+        if let candidate, let comparison, isCanary || runsShadow {
+            let (candidateResult, candidateMs) = isCanary ? (serving.id == candidate.id ? (first, firstMs) : (comparison.0, comparison.1)) : comparison
+            let activeResult = isCanary ? (serving.id == candidate.id ? comparison.0 : first) : first
+            let c = try? candidateResult.get(), a = try? activeResult.get()
+            let agrees = c != nil && a != nil && (c!.text == a!.text || (!c!.recognised && !a!.recognised))
+            if runsShadow, let c {
+                shadowAnswer = .init(model: candidate.id, text: c.text, confidence: c.confidence.rounded(toPlaces: 6), recognised: c.recognised,
+                                     agrees: agrees, ms: candidateMs)
+            }
+            if slots.observe(candidate: candidate.id, error: c == nil, candidateNull: !(c?.recognised ?? false), activeNull: !(a?.recognised ?? false),
+                             agrees: agrees, milliseconds: candidateMs) != nil {
+                lock.lock(); counters.rollbacks += 1; lock.unlock()
+            }
+        }
+        let r: Answer
+        switch first {
+        case .success(let answer): r = answer
+        case .failure(let error):
+            lock.lock(); counters.recognitionErrors += 1; lock.unlock()
+            FileHandle.standardError.write(Data("earshot: utterance \(job.sequence): \(error.message)\n".utf8))
+            return nil
+        }
+        let recognized = ContinuousClock.now
+        let margin = router.configuration.marginSamples
+        let routed = router.route(
+            local: LocalAnswerDetail(text: r.text, confidence: r.confidence, recognised: r.recognised, topK: r.topK, words: r.words),
+            recognizer: serving.recognizer,
+            speech: Array(job.window[max(0, speechStart - margin)..<min(job.window.count, speechEnd + margin)]),
+            elapsed: { Self.seconds(ContinuousClock.now - job.closedAt) })
+        let finishedAt = ContinuousClock.now
+        let automation = policy.decide(confidence: routed.confidence, recognised: routed.recognised)
+        var stages = Decision.Stages(queueMs: Self.milliseconds(started - job.closedAt), recognizeMs: Self.milliseconds(recognized - started))
+        stages.cloudMs = routed.cloud?.milliseconds ?? 0
+        var models = ["active": snapshot.active.id, "answered": serving.id]
+        if let candidate { models["candidate"] = candidate.id }
+        let decision = Decision(
+            id: id, start: Double(u.speechStart) / 16_000, end: Double(u.speechEnd) / 16_000,
+            text: routed.text, confidence: routed.confidence.rounded(toPlaces: 6), source: routed.source, offline: routed.offline,
+            automation: automation,
+            latencyMs: Self.milliseconds(finishedAt - job.closedAt), accepted: automation == .accept, topK: routed.topK, words: routed.words,
+            models: models, automationLevel: policy.level, stages: stages,
+            input: Self.statistics(job.window, speechStart: speechStart, speechEnd: speechEnd, ratio: u.speechRatio),
+            local: routed.local, cloud: routed.cloud, canary: candidate == nil ? nil : serving.id == candidate!.id, shadow: shadowAnswer)
+        lock.lock()
+        switch routed.cloud?.status {
+        case .answered?: counters.cloudAnswers += 1
+        case .timeout?, .failed?: counters.cloudFailures += 1
+        case .circuitOpen?, .overBudget?: counters.cloudSkipped += 1
+        case nil: break
+        }
+        if routed.offline { counters.offline += 1 }
+        if decision.canary == true { counters.canary += 1 }
+        if shadowAnswer != nil { counters.shadow += 1 }
+        lock.unlock()
+        _ = firstMs
+        return decision
     }
 
     static func seconds(_ d: Duration) -> Double {

@@ -30,6 +30,18 @@ public enum Fixtures {
         return copy
     }
 
+    /// A copy of the shipped command-en bundle at `directory`, with its manifest changed by `edit` (a new version, or
+    /// labels in another order: the same network then answers wrongly, a "bad candidate").
+    public static func commandBundleVariant(at directory: String, edit: (inout [String: Any]) -> Void) throws -> String {
+        let shipped = packageRoot + "/Models/command/command-en"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: shipped + "/model.tflite", toPath: directory + "/model.tflite")
+        var manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: shipped + "/manifest.json"))) as? [String: Any] ?? [:]
+        edit(&manifest)
+        try JSONSerialization.data(withJSONObject: manifest, options: [.prettyPrinted, .sortedKeys]).write(to: URL(fileURLWithPath: directory + "/manifest.json"))
+        return directory
+    }
+
     /// A fresh temporary folder, removed by the caller with `FileManager.removeItem` when wanted.
     public static func temporaryDirectory(_ label: String = "earshot") -> String {
         let path = NSTemporaryDirectory() + "\(label)-\(UUID().uuidString)"

@@ -1,0 +1,189 @@
+import Crypto
+import EarshotAudio
+import EarshotBundles
+import EarshotEdge
+import EarshotRecognizer
+import EarshotTestSupport
+import EarshotVAD
+import Foundation
+import Testing
+
+/// Blue/green model slots in the running pipeline: the store, shadow and canary candidates, switches and rollbacks
+/// between utterances, automatic rollback of a bad candidate, and bundles refused for their hash or signature.
+@Suite("model slots", .serialized)
+struct ModelSlotsTests {
+    static let words = ["stop", "seven", "forward", "left", "cancel", "status", "down", "nine"]
+
+    /// A store with command-en 0.1.0 active, a same-network 0.2.0, and a "scrambled" bundle (labels reversed).
+    static func store(_ directory: String, keys: [Curve25519.Signing.PublicKey] = []) throws -> ModelStore {
+        let store = ModelStore(directory: directory + "/store", trustedKeys: keys)
+        try store.install(Fixtures.packageRoot + "/Models/command/command-en")
+        try store.install(Fixtures.commandBundleVariant(at: directory + "/v2") { $0["version"] = "0.2.0" })
+        try store.install(Fixtures.commandBundleVariant(at: directory + "/scrambled") { m in
+            m["name"] = "command-scrambled"
+            let labels = m["labels"] as? [String] ?? []
+            m["labels"] = Array(labels.prefix(2)) + labels.dropFirst(2).reversed()
+        })
+        try store.activate("command-en@0.1.0")
+        return store
+    }
+
+    static func pipeline(_ slots: ModelSlots, then: (@Sendable (Decision) -> Void)? = nil) throws -> (EdgePipeline, EdgePipelineTests.Collected) {
+        let detector = try VoiceActivityDetector(bundle: Fixtures.packageRoot + "/Models/vad/earshot-vad-en")
+        var configuration = EdgePipeline.Configuration()
+        configuration.queueCapacity = 2
+        configuration.waitWhenFull = true
+        configuration.runID = "slots"
+        let collected = EdgePipelineTests.Collected()
+        let pipeline = EdgePipeline(detector: detector, slots: slots, policy: AutomationPolicy(), configuration: configuration) {
+            collected.add($0)
+            then?($0)
+        }
+        return (pipeline, collected)
+    }
+
+    @Test func theStoreInstallsVerifiedBundlesAndKeepsAHistory() throws {
+        let directory = Fixtures.temporaryDirectory("slots-store")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try Self.store(directory)
+        #expect(store.installed() == ["command-en@0.1.0", "command-en@0.2.0", "command-scrambled@0.1.0"])
+        try store.activate("command-en@0.2.0")
+        #expect(try store.state()?.active == "command-en@0.2.0" && store.state()?.previous == "command-en@0.1.0")
+        try store.rollback(reason: "test")
+        let state = try #require(try store.state())
+        #expect(state.active == "command-en@0.1.0" && state.previous == "command-en@0.2.0")
+        #expect(state.history.map(\.event) == ["activate", "activate", "rollback"])
+        // A tampered bundle is refused at install and the store is unchanged.
+        let tampered = try Fixtures.tamperedCommandBundle(in: directory + "/t") { $0 / 2 }
+        _ = try Fixtures.commandBundleVariant(at: directory + "/t2") { $0["version"] = "9.9.9" }
+        try FileManager.default.copyItem(atPath: tampered + "/model.tflite", toPath: directory + "/t2/model.tflite.bad")
+        try FileManager.default.removeItem(atPath: directory + "/t2/model.tflite")
+        try FileManager.default.moveItem(atPath: directory + "/t2/model.tflite.bad", toPath: directory + "/t2/model.tflite")
+        #expect(throws: RecognizerError.self) { try store.install(directory + "/t2") }
+        #expect(store.installed().count == 3 && !FileManager.default.fileExists(atPath: store.path(of: "command-en@9.9.9")))
+        // The same version with a different model is refused: versions are immutable.
+        let changed = try Fixtures.commandBundleVariant(at: directory + "/same-version") { $0["model_sha256"] = String(repeating: "0", count: 64) }
+        #expect(throws: RecognizerError.self) { try store.install(changed) }
+        #expect(throws: RecognizerError.self) { try store.activate("command-en@7.0.0") }
+    }
+
+    @Test func signingKeysRefuseUnsignedAndWronglySignedBundles() throws {
+        let directory = Fixtures.temporaryDirectory("slots-keys")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let key = Curve25519.Signing.PrivateKey(), other = Curve25519.Signing.PrivateKey()
+        let bundle = try Fixtures.commandBundleVariant(at: directory + "/b") { $0["version"] = "0.3.0" }
+        let store = ModelStore(directory: directory + "/store", trustedKeys: [key.publicKey])
+        #expect(throws: RecognizerError.self) { try store.install(bundle) }            // unsigned
+        try ModelBundle.sign(directory: bundle, key: other)
+        #expect(throws: RecognizerError.self) { try store.install(bundle) }            // signed by a key not trusted
+        try ModelBundle.sign(directory: bundle, key: key)
+        #expect(try store.install(bundle) == "command-en@0.3.0")
+        // A manifest edited after signing no longer verifies.
+        let installed = store.path(of: "command-en@0.3.0") + "/manifest.json"
+        var text = try String(contentsOfFile: installed, encoding: .utf8)
+        text = text.replacingOccurrences(of: "0.95", with: "0.10")
+        try text.write(toFile: installed, atomically: true, encoding: .utf8)
+        #expect(throws: RecognizerError.self) { try store.bundle("command-en@0.3.0") }
+    }
+
+    /// The shadow runs on every utterance (share 1) and is logged beside the decision; the answers are exactly those
+    /// of the active model alone.
+    @Test func shadowNeverChangesTheOutput() throws {
+        let directory = Fixtures.temporaryDirectory("slots-shadow")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try Self.store(directory)
+        let (audio, _) = try EdgePipelineTests.recording(Self.words)
+        let (alone, plain) = try Self.pipeline(try ModelSlots(store: store))
+        try alone.run(SampleArraySource(audio))
+        try store.update { $0?.health.minimumSamples = 1_000 }
+        try store.setCandidate(.init(bundle: "command-scrambled@0.1.0", mode: .shadow, share: 1))
+        let (shadowed, collected) = try Self.pipeline(try ModelSlots(store: store))
+        try shadowed.run(SampleArraySource(audio))
+        #expect(collected.decisions.map(\.text) == plain.decisions.map(\.text) && plain.decisions.map(\.text) == Self.words)
+        #expect(collected.decisions.map(\.confidence) == plain.decisions.map(\.confidence))
+        #expect(collected.decisions.allSatisfy { $0.shadow?.model == "command-scrambled@0.1.0" && $0.canary == false && $0.models["answered"] == "command-en@0.1.0" })
+        #expect(collected.decisions.filter { $0.shadow?.agrees == false }.count >= 6)
+        #expect(shadowed.snapshot.shadow == Self.words.count)
+    }
+
+    /// Canary assignment is a deterministic hash of the utterance id: over 20 000 ids the share is P within sampling
+    /// error, and in the pipeline exactly the utterances whose hash falls under P are answered by the canary.
+    @Test func canarySharesMatchPAndAreDeterministic() throws {
+        for p in [0.05, 0.25, 0.5] {
+            let n = 20_000
+            let hits = (0..<n).filter { ModelSlots.fraction("run-\($0)") < p }.count
+            let sigma = (p * (1 - p) / Double(n)).squareRoot()
+            #expect(abs(Double(hits) / Double(n) - p) < 4 * sigma, "p \(p): \(hits) of \(n)")
+        }
+        let directory = Fixtures.temporaryDirectory("slots-canary")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try Self.store(directory)
+        try store.setCandidate(.init(bundle: "command-en@0.2.0", mode: .canary, share: 0.5))
+        let (audio, _) = try EdgePipelineTests.recording(Self.words)
+        let (pipeline, collected) = try Self.pipeline(try ModelSlots(store: store))
+        try pipeline.run(SampleArraySource(audio))
+        let d = collected.decisions
+        #expect(d.count == Self.words.count && d.map(\.text) == Self.words)
+        #expect(d.map { $0.canary == true } == d.map { ModelSlots.fraction($0.id) < 0.5 })
+        #expect(d.allSatisfy { $0.models["answered"] == ($0.canary == true ? "command-en@0.2.0" : "command-en@0.1.0") })
+        #expect(pipeline.snapshot.canary == d.filter { $0.canary == true }.count)
+    }
+
+    /// Activation and rollback while the pipeline runs: the switch lands on the next utterance, no decision is lost.
+    @Test func switchesAndRollbacksLandBetweenUtterancesWithNoGap() throws {
+        let directory = Fixtures.temporaryDirectory("slots-switch")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try Self.store(directory)
+        let (audio, _) = try EdgePipelineTests.recording(Self.words)
+        let (pipeline, collected) = try Self.pipeline(try ModelSlots(store: store)) { d in
+            if d.id == "slots-3" { try? store.activate("command-en@0.2.0") }
+            if d.id == "slots-6" { try? store.rollback() }
+        }
+        try pipeline.run(SampleArraySource(audio))
+        let d = collected.decisions
+        #expect(d.map(\.id) == (1...8).map { "slots-\($0)" } && d.map(\.text) == Self.words)
+        #expect(d.map { $0.models["active"] ?? "" } == Array(repeating: "command-en@0.1.0", count: 3) + Array(repeating: "command-en@0.2.0", count: 3)
+                + Array(repeating: "command-en@0.1.0", count: 2))
+    }
+
+    /// A canary that disagrees with the active model is rolled back on its own once the evidence is in, and the
+    /// rollback is written to the store's history; the active model answers from then on.
+    @Test func aBadCanaryIsRolledBackAutomatically() throws {
+        let directory = Fixtures.temporaryDirectory("slots-auto")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try Self.store(directory)
+        try store.update { $0?.health.minimumSamples = 3 }
+        try store.setCandidate(.init(bundle: "command-scrambled@0.1.0", mode: .canary, share: 1))
+        let (audio, _) = try EdgePipelineTests.recording(Self.words)
+        let (pipeline, collected) = try Self.pipeline(try ModelSlots(store: store))
+        try pipeline.run(SampleArraySource(audio))
+        let d = collected.decisions
+        #expect(d.count == Self.words.count)
+        #expect(d.prefix(3).allSatisfy { $0.canary == true } && d.dropFirst(3).allSatisfy { $0.canary == nil })
+        #expect(d.dropFirst(3).map(\.text) == Array(Self.words.dropFirst(3)))
+        let state = try #require(try store.state())
+        #expect(state.candidate == nil && state.history.last?.event == "auto-rollback" && state.history.last?.reason?.contains("agreement") == true)
+        #expect(pipeline.snapshot.rollbacks == 1)
+    }
+
+    /// A bundle tampered with after activation is refused when the running slots reload, and the loaded model keeps
+    /// answering.
+    @Test func aTamperedBundleIsRefusedAndTheActiveModelKeepsRunning() throws {
+        let directory = Fixtures.temporaryDirectory("slots-tamper")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try Self.store(directory)
+        let slots = try ModelSlots(store: store)
+        let model = store.path(of: "command-en@0.2.0") + "/model.tflite"
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: model))
+        bytes[bytes.count / 3] ^= 0x40
+        try bytes.write(to: URL(fileURLWithPath: model))
+        try store.update { s in let old = s?.active; s?.previous = old; s?.active = "command-en@0.2.0" }      // activated before the damage
+        #expect(slots.refresh() == false)
+        #expect(slots.current.active.id == "command-en@0.1.0")
+        #expect(slots.drainMessages().contains { $0.contains("refusing command-en@0.2.0") && $0.contains("SHA-256") })
+        let (audio, _) = try EdgePipelineTests.recording(Array(Self.words.prefix(2)))
+        let (pipeline, collected) = try Self.pipeline(slots)
+        try pipeline.run(SampleArraySource(audio))
+        #expect(collected.decisions.map(\.text) == Array(Self.words.prefix(2)) && collected.decisions.allSatisfy { $0.models["active"] == "command-en@0.1.0" })
+    }
+}
