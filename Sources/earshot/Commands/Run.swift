@@ -55,6 +55,10 @@ extension Earshot {
         @Flag(help: "With --device: make capture wait for the pipeline instead of dropping audio (ALSA file PCMs, replays; not a live microphone).")
         var lossless = false
         @OptionGroup var alsa: ALSAOptions
+        @OptionGroup var models: StoreOptions
+
+        /// Whether the models come from a store (--store or $EARSHOT_STORE) rather than one bundle.
+        var usesStore: Bool { models.store != nil || !(ProcessInfo.processInfo.environment["EARSHOT_STORE"] ?? "").isEmpty }
 
         func validate() throws {
             let inputs = [device != nil, audio != nil, stdin].filter { $0 }.count
@@ -81,6 +85,7 @@ extension Earshot {
                 throw ValidationError("--confirm-at and --accept-at must be within 0…1, confirm-at ≤ accept-at.")
             }
             guard (1...1_000).contains(queue) else { throw ValidationError("--queue must be within 1…1000.") }
+            if models.store != nil && model != nil { throw ValidationError("Give --model or --store, not both.") }
             if spool != nil { throw ValidationError("--spool is not available yet in this build.") }
             if config != nil { throw ValidationError("--config is not available yet in this build.") }
         }
@@ -107,7 +112,10 @@ extension Earshot {
             try reportingErrors {
                 let (modelDirectory, vadDirectory) = try ModelLocator.recognitionAndVAD(model: model, grammar: grammar, vad: vad)
                 let graph = try grammar.map { (path) throws -> WordGraph in try WordGraph(grammar: JSGFGrammar(contentsOfFile: path)) }
-                let recognizer = try LocalRecognizer(bundle: ModelBundle(directory: modelDirectory), grammar: graph)
+                let slots = usesStore && model == nil
+                    ? try ModelSlots(store: try models.open(), grammar: graph)
+                    : ModelSlots(fixed: try LocalRecognizer(bundle: ModelBundle(directory: modelDirectory), grammar: graph))
+                let recognizer = slots.current.active.recognizer
                 let detector = try VoiceActivityDetector(bundle: vadDirectory)
                 let policy = AutomationPolicy(level: AutomationLevel(rawValue: automation) ?? .partial,
                                               acceptAt: acceptAt ?? recognizer.manifest.acceptThreshold,
@@ -120,7 +128,7 @@ extension Earshot {
                 configuration.waitWhenFull = device == nil || lossless
                 let output = DecisionPrinter()
                 let router = router(acceptThreshold: recognizer.manifest.acceptThreshold)
-                let pipeline = EdgePipeline(detector: detector, recognizer: recognizer, policy: policy, router: router, configuration: configuration) {
+                let pipeline = EdgePipeline(detector: detector, slots: slots, policy: policy, router: router, configuration: configuration) {
                     output.print($0)
                 }
                 let source: any PipelineAudioSource
@@ -147,6 +155,9 @@ extension Earshot {
                 FileHandle.standardError.write(Data(String(
                     format: "earshot: %.1f s of audio in %.2f s: %d utterances, %d decisions, %d dropped, %d recognition errors\n",
                     seconds, Date().timeIntervalSince(started), c.utterances, c.decisions, c.dropped, c.recognitionErrors).utf8))
+                if c.canary + c.shadow + c.rollbacks > 0 {
+                    FileHandle.standardError.write(Data("earshot: candidate: \(c.canary) answered by the canary, \(c.shadow) shadowed, \(c.rollbacks) automatic rollbacks\n".utf8))
+                }
                 if routing != .localOnly {
                     FileHandle.standardError.write(Data(
                         "earshot: routing \(routing.rawValue): \(c.cloudAnswers) answered by the cloud, \(c.cloudFailures) cloud failures, \(c.cloudSkipped) not asked (circuit open or no budget), \(c.offline) offline; circuit \(router.breaker.state.rawValue)\n".utf8))
