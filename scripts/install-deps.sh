@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(pkg-config libasound2-dev libsndfile1-dev libsamplerate0-dev alsa-utils sox)
 case "${1:-build}" in
-  test|demo) packages+=(espeak-ng flite python3 python3-venv) ;;
+  test|demo) packages+=(espeak-ng flite python3 python3-venv systemd) ;;
 esac
 
 missing=()

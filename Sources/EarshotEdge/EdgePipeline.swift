@@ -1,7 +1,7 @@
 public import EarshotAudio
 public import EarshotVAD
 import EarshotBundles
-import EarshotMonitoring
+public import EarshotMonitoring
 import EarshotRecognizer
 import Foundation
 
@@ -37,6 +37,12 @@ public final class EdgePipeline: @unchecked Sendable {
         public var canary = 0
         public var shadow = 0
         public var rollbacks = 0
+        /// Samples inside utterances (speech as the endpointer cut it), for the VAD's speech ratio.
+        public var speechSamples: Int64 = 0
+        /// Seconds the recogniser thread spent on utterances (models, routing excluded), for the real-time factor.
+        public var recognitionSeconds = 0.0
+        /// Utterances waiting for the recogniser now.
+        public var queueDepth = 0
     }
 
     private struct Job {
@@ -54,6 +60,7 @@ public final class EdgePipeline: @unchecked Sendable {
     private let configuration: Configuration
     private let sink: @Sendable (Decision) -> Void
     private let queue: UtteranceQueue<Job>
+    private var metrics: MetricsRegistry?
     private let lock = NSLock()
     private var counters = Counters()
     /// The most recent audio, so the recogniser gets context around the speech (indices from `historyStart`).
@@ -78,10 +85,46 @@ public final class EdgePipeline: @unchecked Sendable {
         queue = UtteranceQueue(capacity: configuration.queueCapacity, waitWhenFull: configuration.waitWhenFull)
     }
 
+    /// Publishes the pipeline's metrics in `registry` (histograms per decision, counters and gauges read at scrape
+    /// time). Call before `run`.
+    public func attach(metrics registry: MetricsRegistry) {
+        metrics = registry
+        registry.declare("earshot_decision_latency_seconds", .histogram, help: "From the end of an utterance to its decision.")
+        registry.declare("earshot_stage_seconds", .histogram, help: "Time per pipeline stage (queue, recognize, cloud).")
+        registry.declare("earshot_decisions_total", .counter, help: "Decisions by source, automation and answering model.")
+        registry.declare("earshot_cloud_requests_total", .counter, help: "Utterances the router wanted the cloud for, by outcome.")
+        let gauges: [(String, MetricsRegistry.Kind, String)] = [
+            ("earshot_audio_seconds_total", .counter, "Seconds of audio read."),
+            ("earshot_utterances_total", .counter, "Utterances the endpointer closed."),
+            ("earshot_dropped_utterances_total", .counter, "Utterances dropped because the recogniser fell behind."),
+            ("earshot_recognition_errors_total", .counter, "Utterances the model failed on."),
+            ("earshot_queue_depth", .gauge, "Utterances waiting for the recogniser."),
+            ("earshot_vad_speech_ratio", .gauge, "Share of the audio inside utterances."),
+            ("earshot_real_time_factor", .gauge, "Recognition time divided by audio time, since start."),
+            ("earshot_circuit_open", .gauge, "1 while the cloud circuit is open or half-open."),
+            ("earshot_candidate_rollbacks_total", .counter, "Candidates rolled back automatically."),
+        ]
+        for (name, kind, help) in gauges { registry.declare(name, kind, help: help) }
+        let breaker = router.breaker
+        registry.collect { [weak self] in
+            guard let self else { return [] }
+            let c = self.snapshot
+            let audio = Double(c.samples) / 16_000
+            return [("earshot_audio_seconds_total", [:], audio), ("earshot_utterances_total", [:], Double(c.utterances)),
+                    ("earshot_dropped_utterances_total", [:], Double(c.dropped)), ("earshot_recognition_errors_total", [:], Double(c.recognitionErrors)),
+                    ("earshot_queue_depth", [:], Double(c.queueDepth)),
+                    ("earshot_vad_speech_ratio", [:], c.samples > 0 ? min(1, Double(c.speechSamples) / Double(c.samples)) : 0),
+                    ("earshot_real_time_factor", [:], audio > 0 ? c.recognitionSeconds / audio : 0),
+                    ("earshot_circuit_open", [:], breaker.state == .closed ? 0 : 1),
+                    ("earshot_candidate_rollbacks_total", [:], Double(c.rollbacks))]
+        }
+    }
+
     public var snapshot: Counters {
         lock.lock(); defer { lock.unlock() }
         var c = counters
         c.dropped = queue.dropped
+        c.queueDepth = queue.depth
         return c
     }
 
@@ -103,7 +146,7 @@ public final class EdgePipeline: @unchecked Sendable {
         var blockStart: Int64 = 0
         func emit(_ u: Utterance) {
             sequence += 1
-            lock.lock(); counters.utterances += 1; lock.unlock()
+            lock.lock(); counters.utterances += 1; counters.speechSamples += u.end - u.start; lock.unlock()
             let (before, after) = slots.window
             let lo = max(historyStart, u.speechStart - Int64(before))
             let hi = min(historyStart + Int64(history.count), max(u.speechEnd, u.speechStart + Int64(after)) + Int64(before))
@@ -232,9 +275,18 @@ public final class EdgePipeline: @unchecked Sendable {
         }
         if routed.offline { counters.offline += 1 }
         if decision.canary == true { counters.canary += 1 }
+        counters.recognitionSeconds += Self.seconds(recognized - started)
         if shadowAnswer != nil { counters.shadow += 1 }
         lock.unlock()
-        _ = firstMs
+        if let metrics {
+            metrics.observe("earshot_decision_latency_seconds", decision.latencyMs / 1_000)
+            metrics.observe("earshot_stage_seconds", stages.queueMs / 1_000, labels: ["stage": "queue"])
+            metrics.observe("earshot_stage_seconds", stages.recognizeMs / 1_000, labels: ["stage": "recognize"])
+            if routed.cloud != nil { metrics.observe("earshot_stage_seconds", stages.cloudMs / 1_000, labels: ["stage": "cloud"]) }
+            metrics.increment("earshot_decisions_total", ["source": decision.source, "automation": decision.automation.rawValue,
+                                                           "model": serving.id])
+            if let status = routed.cloud?.status { metrics.increment("earshot_cloud_requests_total", ["status": status.rawValue]) }
+        }
         return decision
     }
 

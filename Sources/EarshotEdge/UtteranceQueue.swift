@@ -9,7 +9,8 @@ final class UtteranceQueue<Element>: @unchecked Sendable {
     private var closed = false
     let capacity: Int
     /// Items dropped because the queue was full.
-    private(set) var dropped = 0
+    var dropped: Int { condition.lock(); defer { condition.unlock() }; return droppedCount }
+    private var droppedCount = 0
 
     let waitWhenFull: Bool
 
@@ -24,7 +25,7 @@ final class UtteranceQueue<Element>: @unchecked Sendable {
         condition.lock(); defer { condition.unlock() }
         while waitWhenFull && items.count >= capacity && !closed { condition.wait() }
         var kept = true
-        if items.count >= capacity { items.removeFirst(); dropped += 1; kept = false }
+        if items.count >= capacity { items.removeFirst(); droppedCount += 1; kept = false }
         items.append(item)
         condition.signal()
         return kept

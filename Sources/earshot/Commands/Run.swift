@@ -2,7 +2,9 @@ import ArgumentParser
 import EarshotAudio
 import EarshotBundles
 import EarshotEdge
+import EarshotMonitoring
 import EarshotRecognizer
+import EarshotServer
 import EarshotVAD
 import Foundation
 
@@ -52,6 +54,8 @@ extension Earshot {
         @Option(help: "Confidence at or above which a decision acts on its own (default: the model's accept threshold).") var acceptAt: Double?
         @Option(help: "Confidence at or above which a decision is worth a technician's confirmation.") var confirmAt = 0.5
         @Option(help: "Utterances that may wait for the recogniser before the oldest is dropped.") var queue = 8
+        @Option(help: "Serve Prometheus /metrics and /healthz on this local port (0: any free port, reported on stderr).") var metricsPort: Int?
+        @Option(help: "Address for --metrics-port.") var metricsHost = "127.0.0.1"
         @Flag(help: "With --device: make capture wait for the pipeline instead of dropping audio (ALSA file PCMs, replays; not a live microphone).")
         var lossless = false
         @OptionGroup var alsa: ALSAOptions
@@ -85,6 +89,7 @@ extension Earshot {
                 throw ValidationError("--confirm-at and --accept-at must be within 0…1, confirm-at ≤ accept-at.")
             }
             guard (1...1_000).contains(queue) else { throw ValidationError("--queue must be within 1…1000.") }
+            guard (0...65_535).contains(metricsPort ?? 0) else { throw ValidationError("--metrics-port must be within 0…65535.") }
             if models.store != nil && model != nil { throw ValidationError("Give --model or --store, not both.") }
             if spool != nil { throw ValidationError("--spool is not available yet in this build.") }
             if config != nil { throw ValidationError("--config is not available yet in this build.") }
@@ -148,6 +153,26 @@ extension Earshot {
                     source = CaptureSource(session)
                 }
                 defer { stop?() }
+                let registry = MetricsRegistry()
+                pipeline.attach(metrics: registry)
+                registry.collectProcessMetrics()
+                var metricsServer: MetricsServer?
+                if let metricsPort {
+                    let audioFlow = AudioFlow()
+                    do {
+                        metricsServer = try MetricsServer(host: metricsHost, port: metricsPort, registry: registry) {
+                            audioFlow.healthy(samples: pipeline.snapshot.samples)
+                        }
+                    } catch {
+                        throw fail("\(error)", .ioError)
+                    }
+                    FileHandle.standardError.write(Data("earshot: metrics on http://\(metricsHost):\(metricsServer!.port)/metrics\n".utf8))
+                }
+                defer { metricsServer?.stop() }
+                let systemd = SystemdNotifier()
+                systemd?.notify("READY=1\nSTATUS=listening (\(slots.current.active.id), \(routing.rawValue))")
+                systemd?.startWatchdog { pipeline.snapshot.samples }
+                defer { systemd?.stop() }
                 let started = Date()
                 try pipeline.run(source)
                 let c = pipeline.snapshot
@@ -164,6 +189,21 @@ extension Earshot {
                 }
             }
         }
+    }
+}
+
+/// /healthz for a running pipeline: healthy while audio keeps arriving (checked between scrapes, at most 5 s apart).
+final class AudioFlow: @unchecked Sendable {
+    private let lock = NSLock()
+    private var last: (samples: Int64, at: Date) = (-1, Date())
+
+    func healthy(samples: Int64) -> (Bool, String) {
+        lock.lock(); defer { lock.unlock() }
+        let now = Date()
+        if samples != last.samples { last = (samples, now) }
+        let stalled = now.timeIntervalSince(last.at)
+        return stalled < 5 ? (true, String(format: "ok: %.1f s of audio", Double(samples) / 16_000))
+            : (false, String(format: "no audio for %.1f s", stalled))
     }
 }
 
