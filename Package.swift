@@ -29,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // C system libraries (Debian -dev packages, found through pkg-config).
@@ -50,6 +51,7 @@ let package = Package(
                                                      .product(name: "Hummingbird", package: "hummingbird"),
                                                      .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
+        .target(name: "EarshotConfig", dependencies: [.product(name: "Yams", package: "Yams")], swiftSettings: swiftSettings),
         .target(name: "EarshotRecognizer", dependencies: ["EarshotDSP", "EarshotInference", "EarshotBundles"], swiftSettings: swiftSettings),
         .target(name: "EarshotAudio", dependencies: ["CALSA", "CSndFile", "CSampleRate"], swiftSettings: swiftSettings),
 
@@ -57,7 +59,7 @@ let package = Package(
         .executableTarget(
             name: "earshot",
             dependencies: [
-                "EarshotAudio", "EarshotMonitoring", "EarshotDSP", "EarshotInference", "EarshotRecognizer", "EarshotBundles", "EarshotVAD", "EarshotEdge", "EarshotServer",
+                "EarshotAudio", "EarshotMonitoring", "EarshotDSP", "EarshotInference", "EarshotRecognizer", "EarshotBundles", "EarshotVAD", "EarshotEdge", "EarshotServer", "EarshotConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
@@ -79,6 +81,7 @@ let package = Package(
                                                             "EarshotTestSupport", .product(name: "Crypto", package: "swift-crypto")],
                     swiftSettings: swiftSettings),
         .testTarget(name: "EarshotServerTests", dependencies: ["EarshotServer", "EarshotEdge", "EarshotTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "EarshotConfigTests", dependencies: ["EarshotConfig"], swiftSettings: swiftSettings),
         .testTarget(name: "EarshotMonitoringTests", dependencies: ["EarshotMonitoring"], swiftSettings: swiftSettings),
         .testTarget(name: "EarshotAudioTests", dependencies: ["EarshotAudio", "EarshotMonitoring", "EarshotTestSupport"],
                     swiftSettings: swiftSettings),

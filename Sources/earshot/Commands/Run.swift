@@ -1,6 +1,8 @@
 import ArgumentParser
+import Crypto
 import EarshotAudio
 import EarshotBundles
+import EarshotConfig
 import EarshotEdge
 import EarshotMonitoring
 import EarshotRecognizer
@@ -24,115 +26,145 @@ extension Earshot {
             for every utterance. The local model always answers first, so when the cloud fails, times out or its \
             circuit is open, its answer stands, flagged "offline": true. No decision waits longer than --budget-ms \
             after the end of its utterance. The bearer token comes from --cloud-token or $EARSHOT_CLOUD_TOKEN.
-            The spool (--spool) and the config file (--config) come with the next slices of the runtime and are \
-            refused for now.
+            Settings come from built-in defaults, then the YAML file given by --config (or $EARSHOT_CONFIG; check it \
+            with `earshot config check`), then EARSHOT_* environment variables, then flags: the last one wins. \
+            The spool (--spool) comes with the next slice of the runtime and is refused for now.
             """)
 
-        @Option(name: .shortAndLong, help: "Capture live from this ALSA device.") var device: String?
+        @Option(name: .shortAndLong, help: "Capture live from this ALSA device (config input.device).") var device: String?
         @Option(help: ArgumentHelp("Process a sound file (any format libsndfile reads) and exit at its end.", valueName: "file")) var audio: String?
         @Flag(help: "Read raw PCM from stdin (layout from --raw).") var stdin = false
         @Option(help: ArgumentHelp("Layout of raw PCM on stdin: FORMAT[:RATE[:CHANNELS]] (default s16le:16000:1).", valueName: "format")) var raw: String?
         @Option(help: "Seconds to listen with --device (default: until Ctrl-C).") var seconds: Double?
-        @Option(help: ArgumentHelp("A configuration file.", valueName: "file")) var config: String?
+        @Option(help: ArgumentHelp("A YAML configuration file (default: $EARSHOT_CONFIG).", valueName: "file")) var config: String?
         @Option(help: ArgumentHelp("An OpenAI-compatible transcription endpoint for fallback.", valueName: "url")) var cloudUrl: String?
-        @Option(help: "Routing: local-first, cloud-first or local-only (the default without --cloud-url).") var policy: String?
-        @Option(help: "The model name sent to the cloud endpoint.") var cloudModel = "whisper-1"
-        @Option(help: "The cloud's response format: verbose_json, json or text.") var cloudFormat = "verbose_json"
+        @Option(help: "Routing: local-first, cloud-first or local-only (default: local-first with a cloud URL, else local-only).") var policy: String?
+        @Option(help: "The model name sent to the cloud endpoint (default whisper-1).") var cloudModel: String?
+        @Option(help: "The cloud's response format: verbose_json (default), json or text.") var cloudFormat: String?
         @Option(help: "Language hint sent to the cloud (ISO 639-1, e.g. en).") var cloudLanguage: String?
         @Option(help: ArgumentHelp("Bearer token for the cloud (default: $EARSHOT_CLOUD_TOKEN).", valueName: "token")) var cloudToken: String?
-        @Option(help: "The longest one cloud request may take, in milliseconds.") var cloudTimeoutMs = 1_500.0
-        @Option(help: "The most a decision may take after its utterance ends, in milliseconds.") var budgetMs = 2_000.0
+        @Option(help: "The longest one cloud request may take, in milliseconds (default 1500).") var cloudTimeoutMs: Double?
+        @Option(help: "The most a decision may take after its utterance ends, in milliseconds (default 2000).") var budgetMs: Double?
         @Option(help: "local-first asks the cloud below this local confidence (default: the model's accept threshold).") var askBelow: Double?
-        @Option(help: "Confidence given to cloud answers that carry no probabilities.") var cloudConfidence = 0.95
-        @Option(help: "Failed cloud requests in a row that open the circuit.") var breakerFailures = 3
-        @Option(help: "Seconds before the first probe of an open circuit (doubling up to 60).") var breakerBackoff = 2.0
+        @Option(help: "Confidence given to cloud answers that carry no probabilities (default 0.95).") var cloudConfidence: Double?
+        @Option(help: "Failed cloud requests in a row that open the circuit (default 3).") var breakerFailures: Int?
+        @Option(help: "Seconds before the first probe of an open circuit, doubling up to 60 (default 2).") var breakerBackoff: Double?
         @Option(help: ArgumentHelp("Directory of the durable utterance log.", valueName: "dir")) var spool: String?
         @Option(help: ArgumentHelp("The active recognition bundle (default: the shipped command-en, or phrase-en with --grammar).", valueName: "bundle")) var model: String?
         @Option(help: ArgumentHelp("A JSGF grammar for a phrase model.", valueName: "file.gram")) var grammar: String?
         @Option(help: ArgumentHelp("The VAD bundle (default: the shipped earshot-vad-en).", valueName: "bundle")) var vad: String?
-        @Option(help: "Degree of automation: human-only, shadow, assist, partial or full.") var automation = "partial"
+        @Option(help: "Degree of automation: human-only, shadow, assist, partial (default) or full.") var automation: String?
         @Option(help: "Confidence at or above which a decision acts on its own (default: the model's accept threshold).") var acceptAt: Double?
-        @Option(help: "Confidence at or above which a decision is worth a technician's confirmation.") var confirmAt = 0.5
-        @Option(help: "Utterances that may wait for the recogniser before the oldest is dropped.") var queue = 8
+        @Option(help: "Confidence at or above which a decision is worth a technician's confirmation (default 0.5).") var confirmAt: Double?
+        @Option(help: "Utterances that may wait for the recogniser before the oldest is dropped (default 8).") var queue: Int?
         @Option(help: "Serve Prometheus /metrics and /healthz on this local port (0: any free port, reported on stderr).") var metricsPort: Int?
-        @Option(help: "Address for --metrics-port.") var metricsHost = "127.0.0.1"
-        @Flag(help: "With --device: make capture wait for the pipeline instead of dropping audio (ALSA file PCMs, replays; not a live microphone).")
-        var lossless = false
+        @Option(help: "Address for --metrics-port (default 127.0.0.1).") var metricsHost: String?
+        @Flag(inversion: .prefixedNo, help: "With --device: make capture wait for the pipeline instead of dropping audio (ALSA file PCMs, replays; not a live microphone).")
+        var lossless: Bool?
         @OptionGroup var alsa: ALSAOptions
         @OptionGroup var models: StoreOptions
 
-        /// Whether the models come from a store (--store or $EARSHOT_STORE) rather than one bundle.
-        var usesStore: Bool { models.store != nil || !(ProcessInfo.processInfo.environment["EARSHOT_STORE"] ?? "").isEmpty }
+        /// What the flags say; nil where a flag was not given, so the config file and environment show through.
+        var flagSettings: RuntimeSettings {
+            var s = RuntimeSettings()
+            s.device = device; s.alsaConfig = alsa.configurationFile; s.lossless = lossless
+            s.store = models.store; s.trustedKeys = models.trustedKeys.isEmpty ? nil : models.trustedKeys
+            s.model = model; s.grammar = grammar; s.vad = vad
+            s.automation = automation; s.acceptAt = acceptAt; s.confirmAt = confirmAt; s.queue = queue
+            s.cloudURL = cloudUrl; s.policy = policy; s.cloudModel = cloudModel; s.cloudFormat = cloudFormat; s.cloudLanguage = cloudLanguage
+            s.cloudToken = cloudToken; s.cloudTimeoutMs = cloudTimeoutMs; s.budgetMs = budgetMs; s.askBelow = askBelow
+            s.cloudConfidence = cloudConfidence; s.breakerFailures = breakerFailures; s.breakerBackoff = breakerBackoff
+            s.metricsPort = metricsPort; s.metricsHost = metricsHost
+            return s
+        }
 
         func validate() throws {
-            let inputs = [device != nil, audio != nil, stdin].filter { $0 }.count
-            guard inputs == 1 else { throw ValidationError("Give exactly one input: --device, --audio or --stdin.") }
-            guard policy.map({ RoutingPolicy(rawValue: $0) != nil }) ?? true else {
-                throw ValidationError("--policy must be local-first, cloud-first or local-only.")
+            guard [audio != nil, stdin].filter({ $0 }).count + (device != nil ? 1 : 0) <= 1 else {
+                throw ValidationError("Give one input: --device, --audio or --stdin.")
             }
-            if routing != .localOnly {
-                guard let cloudUrl else { throw ValidationError("--policy \(routing.rawValue) needs --cloud-url.") }
-                guard let url = URL(string: cloudUrl), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
-                    throw ValidationError("--cloud-url must be an http(s) URL, such as http://127.0.0.1:8080/v1/audio/transcriptions.")
-                }
-            }
-            guard ["verbose_json", "json", "text"].contains(cloudFormat) else { throw ValidationError("--cloud-format must be verbose_json, json or text.") }
-            guard cloudTimeoutMs > 0, budgetMs > 0 else { throw ValidationError("--cloud-timeout-ms and --budget-ms must be positive.") }
-            guard (0...1).contains(askBelow ?? 0), (0...1).contains(cloudConfidence) else {
-                throw ValidationError("--ask-below and --cloud-confidence must be within 0…1.")
-            }
-            guard breakerFailures >= 1, breakerBackoff > 0 else { throw ValidationError("--breaker-failures must be ≥ 1 and --breaker-backoff positive.") }
-            guard AutomationLevel(rawValue: automation) != nil else {
-                throw ValidationError("--automation must be one of \(AutomationLevel.allCases.map(\.rawValue).joined(separator: ", ")).")
-            }
-            guard (0...1).contains(acceptAt ?? 1), (0...1).contains(confirmAt), confirmAt <= (acceptAt ?? 1) else {
-                throw ValidationError("--confirm-at and --accept-at must be within 0…1, confirm-at ≤ accept-at.")
-            }
-            guard (1...1_000).contains(queue) else { throw ValidationError("--queue must be within 1…1000.") }
-            guard (0...65_535).contains(metricsPort ?? 0) else { throw ValidationError("--metrics-port must be within 0…65535.") }
+            if let problem = flagSettings.problems().first { throw ValidationError(Self.flagName(problem)) }
             if models.store != nil && model != nil { throw ValidationError("Give --model or --store, not both.") }
             if spool != nil { throw ValidationError("--spool is not available yet in this build.") }
-            if config != nil { throw ValidationError("--config is not available yet in this build.") }
+        }
+
+        /// "cloud.budget_ms: …" as the flag a person typed ("--budget-ms: …").
+        static func flagName(_ problem: String) -> String {
+            let names = ["input.device": "--device", "automation.level": "--automation", "automation.accept_at": "--accept-at",
+                         "automation.confirm_at": "--confirm-at", "pipeline.queue": "--queue", "cloud.url": "--cloud-url", "cloud.policy": "--policy",
+                         "cloud.model": "--cloud-model", "cloud.format": "--cloud-format", "cloud.timeout_ms": "--cloud-timeout-ms",
+                         "cloud.budget_ms": "--budget-ms", "cloud.ask_below": "--ask-below", "cloud.assumed_confidence": "--cloud-confidence",
+                         "cloud.breaker_failures": "--breaker-failures", "cloud.breaker_backoff_s": "--breaker-backoff",
+                         "metrics.port": "--metrics-port", "metrics.host": "--metrics-host"]
+            guard let colon = problem.firstIndex(of: ":"), let flag = names[String(problem[..<colon])] else { return problem }
+            return flag + problem[colon...]
+        }
+
+        /// Defaults ← config file ← environment ← flags, checked as a whole.
+        func settings() throws -> RuntimeSettings {
+            let environment = ProcessInfo.processInfo.environment
+            var file = RuntimeSettings()
+            if let path = config ?? environment["EARSHOT_CONFIG"].flatMap({ $0.isEmpty ? nil : $0 }) {
+                do { file = try ConfigFile.load(path: path) } catch {
+                    throw fail("the config file is not usable:\n\(error.description)", error.unreadable ? .inputMissing : .corruptInput)
+                }
+            }
+            let (fromEnvironment, problems) = RuntimeSettings.fromEnvironment(environment)
+            guard problems.isEmpty else { throw fail(problems.joined(separator: "\n"), .usage) }
+            let merged = file.overlaid(by: fromEnvironment).overlaid(by: flagSettings)
+            var errors = merged.problems()
+            if merged.policy.map({ $0 != "local-only" }) ?? false, merged.cloudURL == nil { errors.append("cloud.policy: \(merged.policy!) needs cloud.url (--cloud-url)") }
+            if let a = merged.acceptAt, let c = merged.confirmAt, c > a { errors.append("automation.confirm_at: \(c) is above accept_at \(a)") }
+            guard errors.isEmpty else { throw fail(errors.joined(separator: "\n"), .usage) }
+            guard audio != nil || stdin || merged.device != nil else { throw fail("Give an input: --device (or input.device), --audio or --stdin.", .usage) }
+            return merged
         }
 
         /// The routing policy: as given, else local-first when a cloud URL is given, else local-only.
-        var routing: RoutingPolicy { policy.flatMap(RoutingPolicy.init(rawValue:)) ?? (cloudUrl == nil ? .localOnly : .localFirst) }
+        static func routing(_ s: RuntimeSettings) -> RoutingPolicy {
+            s.policy.flatMap(RoutingPolicy.init(rawValue:)) ?? (s.cloudURL == nil ? .localOnly : .localFirst)
+        }
 
-        func router(acceptThreshold: Double) -> Router {
+        static func router(_ s: RuntimeSettings, acceptThreshold: Double) -> Router {
             var configuration = RoutingConfiguration()
-            configuration.policy = routing
-            configuration.askBelow = askBelow ?? acceptThreshold
-            configuration.requestTimeout = cloudTimeoutMs / 1_000
-            configuration.budget = budgetMs / 1_000
-            configuration.assumedCloudConfidence = cloudConfidence
-            guard routing != .localOnly, let url = cloudUrl.flatMap(URL.init(string:)) else { return Router(configuration: configuration) }
-            let client = CloudClient(url: url, model: cloudModel, token: cloudToken ?? ProcessInfo.processInfo.environment["EARSHOT_CLOUD_TOKEN"],
-                                     responseFormat: cloudFormat)
-            client.language = cloudLanguage
+            configuration.policy = routing(s)
+            configuration.askBelow = s.askBelow ?? acceptThreshold
+            configuration.requestTimeout = (s.cloudTimeoutMs ?? 1_500) / 1_000
+            configuration.budget = (s.budgetMs ?? 2_000) / 1_000
+            configuration.assumedCloudConfidence = s.cloudConfidence ?? 0.95
+            guard configuration.policy != .localOnly, let url = s.cloudURL.flatMap(URL.init(string:)) else { return Router(configuration: configuration) }
+            let client = CloudClient(url: url, model: s.cloudModel ?? "whisper-1", token: s.cloudToken, responseFormat: s.cloudFormat ?? "verbose_json")
+            client.language = s.cloudLanguage
             return Router(configuration: configuration, client: client,
-                          breaker: CircuitBreaker(failureThreshold: breakerFailures, initialBackoff: breakerBackoff))
+                          breaker: CircuitBreaker(failureThreshold: s.breakerFailures ?? 3, initialBackoff: s.breakerBackoff ?? 2))
         }
 
         func run() throws {
+            let s = try settings()
             try reportingErrors {
-                let (modelDirectory, vadDirectory) = try ModelLocator.recognitionAndVAD(model: model, grammar: grammar, vad: vad)
-                let graph = try grammar.map { (path) throws -> WordGraph in try WordGraph(grammar: JSGFGrammar(contentsOfFile: path)) }
-                let slots = usesStore && model == nil
-                    ? try ModelSlots(store: try models.open(), grammar: graph)
-                    : ModelSlots(fixed: try LocalRecognizer(bundle: ModelBundle(directory: modelDirectory), grammar: graph))
+                let (modelDirectory, vadDirectory) = try ModelLocator.recognitionAndVAD(model: s.model, grammar: s.grammar, vad: s.vad)
+                let graph = try s.grammar.map { (path) throws -> WordGraph in try WordGraph(grammar: JSGFGrammar(contentsOfFile: path)) }
+                let slots: ModelSlots
+                if let store = s.store, s.model == nil {
+                    var keys: [Curve25519.Signing.PublicKey] = []
+                    for file in s.trustedKeys ?? [] { keys.append(try ModelBundle.publicKey(file: file)) }
+                    slots = try ModelSlots(store: ModelStore(directory: store, trustedKeys: keys), grammar: graph)
+                } else {
+                    slots = ModelSlots(fixed: try LocalRecognizer(bundle: ModelBundle(directory: modelDirectory), grammar: graph))
+                }
                 let recognizer = slots.current.active.recognizer
                 let detector = try VoiceActivityDetector(bundle: vadDirectory)
-                let policy = AutomationPolicy(level: AutomationLevel(rawValue: automation) ?? .partial,
-                                              acceptAt: acceptAt ?? recognizer.manifest.acceptThreshold,
-                                              confirmAt: min(confirmAt, acceptAt ?? recognizer.manifest.acceptThreshold))
+                let acceptAt = s.acceptAt ?? recognizer.manifest.acceptThreshold
+                let policy = AutomationPolicy(level: s.automation.flatMap(AutomationLevel.init(rawValue:)) ?? .partial,
+                                              acceptAt: acceptAt, confirmAt: min(s.confirmAt ?? 0.5, acceptAt))
                 var configuration = EdgePipeline.Configuration()
                 configuration.endpointer.onThreshold = detector.manifest.acceptThreshold
                 configuration.endpointer.offThreshold = configuration.endpointer.onThreshold * 0.7
-                configuration.queueCapacity = queue
+                configuration.queueCapacity = s.queue ?? 8
                 // Files and pipes can wait for the model; a live microphone cannot, so its backlog is dropped and counted.
-                configuration.waitWhenFull = device == nil || lossless
+                configuration.waitWhenFull = audio != nil || stdin || (s.lossless ?? false)
                 let output = DecisionPrinter()
-                let router = router(acceptThreshold: recognizer.manifest.acceptThreshold)
+                let router = Self.router(s, acceptThreshold: recognizer.manifest.acceptThreshold)
+                let routing = Self.routing(s)
                 let pipeline = EdgePipeline(detector: detector, slots: slots, policy: policy, router: router, configuration: configuration) {
                     output.print($0)
                 }
@@ -143,9 +175,9 @@ extension Earshot {
                 } else if stdin {
                     source = try ConvertingSource(RawPCMReader(fileDescriptor: STDIN_FILENO, format: try RawStreamFormat(parsing: raw ?? "s16le:16000:1")))
                 } else {
-                    var capture = CaptureConfiguration(device: device ?? "default")
-                    capture.configurationFile = alsa.resolvedConfigurationFile
-                    if lossless { capture.overflowPolicy = .block }
+                    var capture = CaptureConfiguration(device: s.device ?? "default")
+                    capture.configurationFile = s.alsaConfig
+                    if s.lossless ?? false { capture.overflowPolicy = .block }
                     let session = try CaptureSession(capture)
                     let interrupt = Record.stopOnInterrupt(session)
                     stop = { interrupt.cancel() }
@@ -157,7 +189,8 @@ extension Earshot {
                 pipeline.attach(metrics: registry)
                 registry.collectProcessMetrics()
                 var metricsServer: MetricsServer?
-                if let metricsPort {
+                let metricsHost = s.metricsHost ?? "127.0.0.1"
+                if let metricsPort = s.metricsPort {
                     let audioFlow = AudioFlow()
                     do {
                         metricsServer = try MetricsServer(host: metricsHost, port: metricsPort, registry: registry) {
