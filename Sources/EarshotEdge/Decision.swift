@@ -48,7 +48,10 @@ public struct Decision: Sendable, Codable {
         public var recognised: Bool
         /// Same text as the active model, or neither heard a command.
         public var agrees: Bool
+        /// The same comparison with the cloud's answer, when the cloud answered this utterance.
+        public var agreesCloud: Bool?
         public var ms: Double
+        enum CodingKeys: String, CodingKey { case model, text, confidence, recognised, agrees, agreesCloud = "agrees_cloud", ms }
     }
 
     public struct LocalAnswer: Sendable, Codable {

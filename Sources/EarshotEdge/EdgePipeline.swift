@@ -230,7 +230,7 @@ public final class EdgePipeline: @unchecked Sendable {
             let agrees = c != nil && a != nil && (c!.text == a!.text || (!c!.recognised && !a!.recognised))
             if runsShadow, let c {
                 shadowAnswer = .init(model: candidate.id, text: c.text, confidence: c.confidence.rounded(toPlaces: 6), recognised: c.recognised,
-                                     agrees: agrees, ms: candidateMs)
+                                     agrees: agrees, agreesCloud: nil, ms: candidateMs)
             }
             if slots.observe(candidate: candidate.id, error: c == nil, candidateNull: !(c?.recognised ?? false), activeNull: !(a?.recognised ?? false),
                              agrees: agrees, milliseconds: candidateMs) != nil {
@@ -252,6 +252,9 @@ public final class EdgePipeline: @unchecked Sendable {
             recognizer: serving.recognizer,
             speech: Array(job.window[max(0, speechStart - margin)..<min(job.window.count, speechEnd + margin)]),
             elapsed: { Self.seconds(ContinuousClock.now - job.closedAt) })
+        if routed.cloud?.status == .answered, let shadow = shadowAnswer {
+            shadowAnswer?.agreesCloud = shadow.text == routed.text || (!shadow.recognised && !routed.recognised)
+        }
         let finishedAt = ContinuousClock.now
         let automation = policy.decide(confidence: routed.confidence, recognised: routed.recognised)
         var stages = Decision.Stages(queueMs: Self.milliseconds(started - job.closedAt), recognizeMs: Self.milliseconds(recognized - started))

@@ -28,14 +28,14 @@ struct ModelSlotsTests {
         return store
     }
 
-    static func pipeline(_ slots: ModelSlots, then: (@Sendable (Decision) -> Void)? = nil) throws -> (EdgePipeline, EdgePipelineTests.Collected) {
+    static func pipeline(_ slots: ModelSlots, router: Router = Router(), then: (@Sendable (Decision) -> Void)? = nil) throws -> (EdgePipeline, EdgePipelineTests.Collected) {
         let detector = try VoiceActivityDetector(bundle: Fixtures.packageRoot + "/Models/vad/earshot-vad-en")
         var configuration = EdgePipeline.Configuration()
         configuration.queueCapacity = 2
         configuration.waitWhenFull = true
         configuration.runID = "slots"
         let collected = EdgePipelineTests.Collected()
-        let pipeline = EdgePipeline(detector: detector, slots: slots, policy: AutomationPolicy(), configuration: configuration) {
+        let pipeline = EdgePipeline(detector: detector, slots: slots, policy: AutomationPolicy(), router: router, configuration: configuration) {
             collected.add($0)
             then?($0)
         }
@@ -104,6 +104,27 @@ struct ModelSlotsTests {
         #expect(collected.decisions.allSatisfy { $0.shadow?.model == "command-scrambled@0.1.0" && $0.canary == false && $0.models["answered"] == "command-en@0.1.0" })
         #expect(collected.decisions.filter { $0.shadow?.agrees == false }.count >= 6)
         #expect(shadowed.snapshot.shadow == Self.words.count)
+    }
+
+    /// With the cloud answering too, the shadow is compared with the cloud: a second accuracy estimate without labels.
+    @Test func theShadowIsComparedWithTheCloudWhenItAnswers() throws {
+        let directory = Fixtures.temporaryDirectory("slots-shadow-cloud")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try Self.store(directory)
+        try store.setCandidate(.init(bundle: "command-en@0.2.0", mode: .shadow, share: 1))
+        let server = try TranscriptionServer("say", text: "Stop!")
+        var routing = RoutingConfiguration()
+        routing.policy = .cloudFirst
+        let router = Router(configuration: routing, client: CloudClient(url: server.url, responseFormat: "json"))
+        let words = Array(Self.words.prefix(3))
+        let (audio, _) = try EdgePipelineTests.recording(words)
+        let (pipeline, collected) = try Self.pipeline(try ModelSlots(store: store), router: router)
+        try pipeline.run(SampleArraySource(audio))
+        let d = collected.decisions
+        #expect(d.map(\.text) == ["stop", "stop", "stop"] && d.allSatisfy { $0.source == "cloud" })
+        // The shadow (the same network as the active model) says what the active model said; the cloud always "stop".
+        #expect(d.map { $0.shadow?.text } == words && d.map { $0.shadow?.agrees } == [true, true, true])
+        #expect(d.map { $0.shadow?.agreesCloud } == [true, false, false])
     }
 
     /// Canary assignment is a deterministic hash of the utterance id: over 20 000 ids the share is P within sampling
