@@ -30,6 +30,9 @@ public struct RuntimeSettings: Sendable, Codable, Equatable {
     public var breakerBackoff: Double?
     public var metricsPort: Int?
     public var metricsHost: String?
+    public var socket: String?
+    public var webhook: String?
+    public var webhookToken: String?
 
     public init() {}
 
@@ -147,6 +150,9 @@ public struct RuntimeSettings: Sendable, Codable, Equatable {
         number("cloud.breaker_backoff_s", "EARSHOT_BREAKER_BACKOFF", \.breakerBackoff, 0.001...3_600),
         integer("metrics.port", "EARSHOT_METRICS_PORT", \.metricsPort, 0...65_535),
         text("metrics.host", "EARSHOT_METRICS_HOST", \.metricsHost),
+        text("sinks.socket", "EARSHOT_SOCKET", \.socket),
+        text("sinks.webhook", "EARSHOT_WEBHOOK", \.webhook, check: urlCheck),
+        text("sinks.webhook_token", "EARSHOT_WEBHOOK_TOKEN", \.webhookToken),
     ]
 
     /// Every config-file key, for error messages and docs.

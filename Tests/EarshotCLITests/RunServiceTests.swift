@@ -106,6 +106,46 @@ struct RunServiceTests {
         #expect(metrics.contains("earshot_vad_speech_ratio ") && metrics.contains("earshot_circuit_open 0"))
     }
 
+    /// The same decision lines reach stdout, a socket subscriber and the webhook.
+    @Test func decisionsFanOutToTheSocketAndTheWebhook() throws {
+        let directory = Fixtures.temporaryDirectory("cli-sinks")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = try TranscribeCommandTests.recording(["stop", "seven"], in: directory)
+        let source = try ConvertingSource(try AudioFileReader(path: path))
+        var samples: [Int16] = []
+        while try source.read(appendingTo: &samples, maximum: 16_000) {}
+        let hooks = try TranscriptionServer("webhook")
+        let socketPath = directory + "/d.sock"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Programs.earshot)
+        process.arguments = ["run", "--stdin", "--socket", socketPath, "--webhook", "http://127.0.0.1:\(hooks.port)/hook"]
+        let input = Pipe(), output = Pipe()
+        process.standardInput = input; process.standardOutput = output; process.standardError = FileHandle.nullDevice
+        try process.run()
+        var waited = 0
+        while !FileManager.default.fileExists(atPath: socketPath) && waited < 500 { usleep(10_000); waited += 1 }
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in for (i, b) in socketPath.utf8.enumerated() { raw[i] = b } }
+        let connected = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        #expect(connected == 0)
+        usleep(100_000)      // let the server accept before the first decision
+        input.fileHandleForWriting.write(samples.withUnsafeBufferPointer { Data(buffer: $0) })
+        try input.fileHandleForWriting.close()
+        let stdout = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        var received = Data()
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true { let n = recv(fd, &buffer, buffer.count, 0); if n <= 0 { break }; received.append(contentsOf: buffer[0..<n]) }
+        #expect(stdout.split(separator: "\n").count == 2 && String(decoding: received, as: UTF8.self) == stdout)
+        let hooked = try #require(try JSONSerialization.jsonObject(with: Data(Self.get("http://127.0.0.1:\(hooks.port)/received").utf8)) as? [[String: Any]])
+        #expect(hooked.map { $0["body"] as? String ?? "" }.joined() == stdout)
+        #expect(!FileManager.default.fileExists(atPath: socketPath))
+    }
+
     static func get(_ url: String) throws -> String {
         final class Box: @unchecked Sendable { var text = "" }
         let box = Box()

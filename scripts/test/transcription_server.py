@@ -10,6 +10,7 @@ response_format, temperature, file) and answers by MODE:
   status500  HTTP 500               garbage  HTTP 200 with a body that is not JSON
   slow       answers after 3 s      auth     like verbose, but only with "Authorization: Bearer sesame"
   say        json with the text given by --text, the same for every request (a cloud with a known answer)
+  webhook    accepts any POST to /hook (answers 204) and lists the bodies received at GET /received
 
 Prints the port it listens on as the first line of stdout. Exits when the process that started it goes away (a test
 that ends or dies, or a launcher shim such as pyenv's between it and the test) and after 120 s in any case, so it
@@ -31,6 +32,7 @@ parser.add_argument("--port", type=int, default=0)
 parser.add_argument("--text", default="")
 ARGS = parser.parse_args()
 MODE = ARGS.mode
+RECEIVED = []
 
 
 def fields_of(headers, body):
@@ -55,7 +57,18 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def do_GET(self):
+        if MODE == "webhook" and self.path == "/received":
+            return self.answer(200, json.dumps(RECEIVED))
+        return self.answer(404, json.dumps({"error": "not found"}))
+
     def do_POST(self):
+        if MODE == "webhook" and self.path == "/hook":
+            RECEIVED.append({"body": self.rfile.read(int(self.headers.get("Content-Length", "0"))).decode(),
+                             "authorization": self.headers.get("Authorization")})
+            self.send_response(204)
+            self.end_headers()
+            return None
         if self.path != "/v1/audio/transcriptions":
             return self.answer(404, json.dumps({"error": "not found"}))
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))

@@ -59,6 +59,9 @@ extension Earshot {
         @Option(help: "Utterances that may wait for the recogniser before the oldest is dropped (default 8).") var queue: Int?
         @Option(help: "Serve Prometheus /metrics and /healthz on this local port (0: any free port, reported on stderr).") var metricsPort: Int?
         @Option(help: "Address for --metrics-port (default 127.0.0.1).") var metricsHost: String?
+        @Option(help: ArgumentHelp("Also publish each decision line to every client of this UNIX socket.", valueName: "path")) var socket: String?
+        @Option(help: ArgumentHelp("Also POST each decision (JSON) to this URL, off the pipeline's thread.", valueName: "url")) var webhook: String?
+        @Option(help: ArgumentHelp("Bearer token for --webhook (default: $EARSHOT_WEBHOOK_TOKEN).", valueName: "token")) var webhookToken: String?
         @Flag(inversion: .prefixedNo, help: "With --device: make capture wait for the pipeline instead of dropping audio (ALSA file PCMs, replays; not a live microphone).")
         var lossless: Bool?
         @OptionGroup var alsa: ALSAOptions
@@ -75,6 +78,7 @@ extension Earshot {
             s.cloudToken = cloudToken; s.cloudTimeoutMs = cloudTimeoutMs; s.budgetMs = budgetMs; s.askBelow = askBelow
             s.cloudConfidence = cloudConfidence; s.breakerFailures = breakerFailures; s.breakerBackoff = breakerBackoff
             s.metricsPort = metricsPort; s.metricsHost = metricsHost
+            s.socket = socket; s.webhook = webhook; s.webhookToken = webhookToken
             return s
         }
 
@@ -94,7 +98,7 @@ extension Earshot {
                          "cloud.model": "--cloud-model", "cloud.format": "--cloud-format", "cloud.timeout_ms": "--cloud-timeout-ms",
                          "cloud.budget_ms": "--budget-ms", "cloud.ask_below": "--ask-below", "cloud.assumed_confidence": "--cloud-confidence",
                          "cloud.breaker_failures": "--breaker-failures", "cloud.breaker_backoff_s": "--breaker-backoff",
-                         "metrics.port": "--metrics-port", "metrics.host": "--metrics-host"]
+                         "metrics.port": "--metrics-port", "metrics.host": "--metrics-host", "sinks.webhook": "--webhook"]
             guard let colon = problem.firstIndex(of: ":"), let flag = names[String(problem[..<colon])] else { return problem }
             return flag + problem[colon...]
         }
@@ -162,7 +166,11 @@ extension Earshot {
                 configuration.queueCapacity = s.queue ?? 8
                 // Files and pipes can wait for the model; a live microphone cannot, so its backlog is dropped and counted.
                 configuration.waitWhenFull = audio != nil || stdin || (s.lossless ?? false)
-                let output = DecisionPrinter()
+                let socketSink: SocketPublisher?
+                do { socketSink = try s.socket.map { try SocketPublisher(path: $0) } } catch { throw fail("\(error)", .cannotCreate) }
+                let webhookSink = s.webhook.flatMap(URL.init(string:)).map { WebhookSink(url: $0, token: s.webhookToken) }
+                defer { socketSink?.stop() }
+                let output = DecisionPrinter(socket: socketSink, webhook: webhookSink)
                 let router = Self.router(s, acceptThreshold: recognizer.manifest.acceptThreshold)
                 let routing = Self.routing(s)
                 let pipeline = EdgePipeline(detector: detector, slots: slots, policy: policy, router: router, configuration: configuration) {
@@ -213,6 +221,13 @@ extension Earshot {
                 FileHandle.standardError.write(Data(String(
                     format: "earshot: %.1f s of audio in %.2f s: %d utterances, %d decisions, %d dropped, %d recognition errors\n",
                     seconds, Date().timeIntervalSince(started), c.utterances, c.decisions, c.dropped, c.recognitionErrors).utf8))
+                webhookSink?.finish()
+                if let socketSink {
+                    FileHandle.standardError.write(Data("earshot: socket \(socketSink.path): \(socketSink.clientCount) clients at the end, \(socketSink.dropped) lines dropped for slow clients\n".utf8))
+                }
+                if let counts = webhookSink?.counts {
+                    FileHandle.standardError.write(Data("earshot: webhook: \(counts.delivered) delivered, \(counts.failed) failed, \(counts.dropped) dropped\n".utf8))
+                }
                 if c.canary + c.shadow + c.rollbacks > 0 {
                     FileHandle.standardError.write(Data("earshot: candidate: \(c.canary) answered by the canary, \(c.shadow) shadowed, \(c.rollbacks) automatic rollbacks\n".utf8))
                 }
@@ -240,9 +255,18 @@ final class AudioFlow: @unchecked Sendable {
     }
 }
 
-/// Writes decisions as JSON lines on stdout, one at a time, flushed, from whichever thread produces them.
+/// Writes decisions as JSON lines on stdout, one at a time, flushed, from whichever thread produces them, and hands
+/// the same line to the socket and webhook sinks (which never block).
 final class DecisionPrinter: @unchecked Sendable {
     private let lock = NSLock()
+    private let socket: SocketPublisher?
+    private let webhook: WebhookSink?
+
+    init(socket: SocketPublisher? = nil, webhook: WebhookSink? = nil) {
+        self.socket = socket
+        self.webhook = webhook
+    }
+
     private let encoder: JSONEncoder = {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -254,5 +278,7 @@ final class DecisionPrinter: @unchecked Sendable {
         guard var data = try? encoder.encode(decision) else { return }
         data.append(0x0A)
         FileHandle.standardOutput.write(data)
+        socket?.publish(data)
+        webhook?.publish(data)
     }
 }
