@@ -33,6 +33,7 @@ public struct RuntimeSettings: Sendable, Codable, Equatable {
     public var socket: String?
     public var webhook: String?
     public var webhookToken: String?
+    public var spool: String?
 
     public init() {}
 
@@ -153,6 +154,7 @@ public struct RuntimeSettings: Sendable, Codable, Equatable {
         text("sinks.socket", "EARSHOT_SOCKET", \.socket),
         text("sinks.webhook", "EARSHOT_WEBHOOK", \.webhook, check: urlCheck),
         text("sinks.webhook_token", "EARSHOT_WEBHOOK_TOKEN", \.webhookToken),
+        text("spool.directory", "EARSHOT_SPOOL", \.spool),
     ]
 
     /// Every config-file key, for error messages and docs.

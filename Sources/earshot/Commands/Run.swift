@@ -7,6 +7,7 @@ import EarshotEdge
 import EarshotMonitoring
 import EarshotRecognizer
 import EarshotServer
+import EarshotSpool
 import EarshotVAD
 import Foundation
 
@@ -28,7 +29,8 @@ extension Earshot {
             after the end of its utterance. The bearer token comes from --cloud-token or $EARSHOT_CLOUD_TOKEN.
             Settings come from built-in defaults, then the YAML file given by --config (or $EARSHOT_CONFIG; check it \
             with `earshot config check`), then EARSHOT_* environment variables, then flags: the last one wins. \
-            The spool (--spool) comes with the next slice of the runtime and is refused for now.
+            With --spool DIR (or spool.directory) every decision is also written to the durable offline log there \
+            (`earshot spool status`, `earshot logs`); stdout never waits for it.
             """)
 
         @Option(name: .shortAndLong, help: "Capture live from this ALSA device (config input.device).") var device: String?
@@ -78,7 +80,7 @@ extension Earshot {
             s.cloudToken = cloudToken; s.cloudTimeoutMs = cloudTimeoutMs; s.budgetMs = budgetMs; s.askBelow = askBelow
             s.cloudConfidence = cloudConfidence; s.breakerFailures = breakerFailures; s.breakerBackoff = breakerBackoff
             s.metricsPort = metricsPort; s.metricsHost = metricsHost
-            s.socket = socket; s.webhook = webhook; s.webhookToken = webhookToken
+            s.socket = socket; s.webhook = webhook; s.webhookToken = webhookToken; s.spool = spool
             return s
         }
 
@@ -88,7 +90,6 @@ extension Earshot {
             }
             if let problem = flagSettings.problems().first { throw ValidationError(Self.flagName(problem)) }
             if models.store != nil && model != nil { throw ValidationError("Give --model or --store, not both.") }
-            if spool != nil { throw ValidationError("--spool is not available yet in this build.") }
         }
 
         /// "cloud.budget_ms: …" as the flag a person typed ("--budget-ms: …").
@@ -170,7 +171,14 @@ extension Earshot {
                 do { socketSink = try s.socket.map { try SocketPublisher(path: $0) } } catch { throw fail("\(error)", .cannotCreate) }
                 let webhookSink = s.webhook.flatMap(URL.init(string:)).map { WebhookSink(url: $0, token: s.webhookToken) }
                 defer { socketSink?.stop() }
-                let output = DecisionPrinter(socket: socketSink, webhook: webhookSink)
+                var spoolSink: Spool?
+                if let directory = s.spool {
+                    do throws(SpoolError) { spoolSink = try Spool(Spool.Configuration(directory: directory)) } catch {
+                        throw fail(error.message, error.code == .unwritable ? .cannotCreate : .corruptInput)
+                    }
+                }
+                for note in spoolSink?.drainNotes() ?? [] { FileHandle.standardError.write(Data((note + "\n").utf8)) }
+                let output = DecisionPrinter(socket: socketSink, webhook: webhookSink, spool: spoolSink)
                 let router = Self.router(s, acceptThreshold: recognizer.manifest.acceptThreshold)
                 let routing = Self.routing(s)
                 let pipeline = EdgePipeline(detector: detector, slots: slots, policy: policy, router: router, configuration: configuration) {
@@ -222,6 +230,13 @@ extension Earshot {
                     format: "earshot: %.1f s of audio in %.2f s: %d utterances, %d decisions, %d dropped, %d recognition errors\n",
                     seconds, Date().timeIntervalSince(started), c.utterances, c.decisions, c.dropped, c.recognitionErrors).utf8))
                 webhookSink?.finish()
+                if let spoolSink {
+                    spoolSink.close()
+                    for note in spoolSink.drainNotes() { FileHandle.standardError.write(Data((note + "\n").utf8)) }
+                    if let status = try? spoolSink.status() {
+                        FileHandle.standardError.write(Data("earshot: spool \(spoolSink.configuration.directory): committed through \(status.committedSequence), backlog \(status.backlog), dropped \(status.dropped)\n".utf8))
+                    }
+                }
                 if let socketSink {
                     FileHandle.standardError.write(Data("earshot: socket \(socketSink.path): \(socketSink.clientCount) clients at the end, \(socketSink.dropped) lines dropped for slow clients\n".utf8))
                 }
@@ -261,10 +276,14 @@ final class DecisionPrinter: @unchecked Sendable {
     private let lock = NSLock()
     private let socket: SocketPublisher?
     private let webhook: WebhookSink?
+    private let spool: Spool?
+    private let bootID = (try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8))?
+        .trimmingCharacters(in: .whitespacesAndNewlines) ?? "unknown"
 
-    init(socket: SocketPublisher? = nil, webhook: WebhookSink? = nil) {
+    init(socket: SocketPublisher? = nil, webhook: WebhookSink? = nil, spool: Spool? = nil) {
         self.socket = socket
         self.webhook = webhook
+        self.spool = spool
     }
 
     private let encoder: JSONEncoder = {
@@ -280,5 +299,13 @@ final class DecisionPrinter: @unchecked Sendable {
         FileHandle.standardOutput.write(data)
         socket?.publish(data)
         webhook?.publish(data)
+        if let spool {
+            // The spool's record: schema version, where and when it was made, and the decision itself. The device id,
+            // epoch and sequence number are the spool's own columns.
+            var record = Data("{\"schema\":1,\"boot_id\":\"\(bootID)\",\"monotonic_ns\":\(DispatchTime.now().uptimeNanoseconds),\"decision\":".utf8)
+            record.append(data.dropLast())
+            record.append(contentsOf: Array("}".utf8))
+            spool.append(record)
+        }
     }
 }
