@@ -7,7 +7,7 @@ export PATH := /opt/swift/usr/bin:$(PATH)
 SWIFT_FLAGS ?=
 RELEASE_BIN := .build/release/earshot
 
-.PHONY: all deps deps-test build release demo test clean
+.PHONY: all deps deps-test build release demo test soak-spool bench-runtime clean
 
 all: build
 
@@ -39,6 +39,15 @@ test: deps-test
 	@echo "test: a short libFuzzer run of the model reader (Fuzz/run.sh -runs=20000)"
 	@Fuzz/run.sh -runs=20000 > .build-fuzz.log 2>&1 || { tail -40 .build-fuzz.log; exit 1; }
 	@grep -E "^Done|ERROR" .build-fuzz.log | tail -2
+
+# Long runs, not part of `make test`.
+soak-spool: deps-test
+	@echo "soak: 5000 kill -9 cycles of the spool writer (about 20 minutes)"
+	swift build --build-tests $(SWIFT_FLAGS)
+	EARSHOT_CRASH_ITERATIONS=5000 swift test --skip-build --filter SpoolCrashTests $(SWIFT_FLAGS)
+
+bench-runtime: release
+	python3 Benchmarks/runtime/run.py $(RELEASE_BIN)
 
 clean:
 	rm -rf .build out

@@ -149,7 +149,8 @@ public final class Spool: @unchecked Sendable {
         return true
     }
 
-    /// Commits what is queued and stops the writer.
+    /// Commits what is queued, stops the writer and closes the database (checkpointing the WAL). Reading after
+    /// close is an error.
     public func close() {
         condition.lock()
         guard !closed else { condition.unlock(); return }
@@ -157,6 +158,7 @@ public final class Spool: @unchecked Sendable {
         condition.broadcast()
         condition.unlock()
         writerDone.wait()
+        try? database.close()
     }
 
     /// Log lines since the last call.
