@@ -1,5 +1,6 @@
 public import Foundation
 import GRDB
+import Glibc
 
 /// The durable offline log of a device: one SQLite file (WAL) in a directory, written by one thread in group commits.
 ///
@@ -23,6 +24,9 @@ public final class Spool: @unchecked Sendable {
         public var commitInterval: TimeInterval = 0.2
         /// Records that may wait for the writer before new ones are dropped (and counted).
         public var queueCapacity = 10_000
+        /// A file of this many bytes kept in the spool directory and deleted when the disk is full, so that the
+        /// transaction that removes old records (which itself needs space in the WAL) can run. Recreated when space returns.
+        public var ballastBytes = 1_024 * 1_024
         public init(directory: String) { self.directory = directory }
     }
 
@@ -113,6 +117,7 @@ public final class Spool: @unchecked Sendable {
             throw SpoolError(.corrupt, "The spool \(path) could not be initialised: \(error)")
         }
         notes = quarantined.map { "earshot: spool: the database was damaged and moved to \($0); a fresh one was started (epoch \(epoch))" }
+        restoreBallast()
         let writer = Thread { [self] in writeLoop(); writerDone.signal() }
         writer.name = "earshot-spool"
         writer.start()
@@ -189,15 +194,18 @@ public final class Spool: @unchecked Sendable {
             condition.lock()
             writing = false
             switch result {
-            case .success(let last): committed = max(committed, last)
-            case .failure(let message): notes.append(message)
+            case .success(let last):
+                committed = max(committed, last)
+            case .failure(let lost, let message):
+                queueDropped += lost
+                notes.append(message)
             }
             condition.broadcast()
             condition.unlock()
         }
     }
 
-    private enum CommitResult { case success(Int64), failure(String) }
+    private enum CommitResult { case success(Int64), failure(Int64, String) }
 
     private func commit(_ batch: [(kind: String, wall: Double, body: Data)], queueDrops: Int64) -> CommitResult {
         func insert() throws -> Int64 {
@@ -217,20 +225,41 @@ public final class Spool: @unchecked Sendable {
         do {
             let last = try insert()
             enforceBounds()
+            restoreBallast()
             return .success(last)
         } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL || error.resultCode == .SQLITE_IOERR {
-            // The disk is full: make room from the oldest records, then try once more; else the batch is lost, counted.
+            // The disk is full: give up the ballast so the clean-up transaction has room, remove the oldest records,
+            // then try once more; else the batch is lost, counted.
+            try? FileManager.default.removeItem(atPath: ballastPath)
             enforceBounds(force: true)
+            // Freed pages only become reusable space once the WAL is checkpointed into the database and cut back.
+            _ = try? database.writeWithoutTransaction { try $0.checkpoint(.truncate) }
             do {
                 let last = try insert()
+                restoreBallast()
                 return .success(last)
             } catch {
-                try? database.write { db in try Self.countDrops(db, Int64(batch.count) + queueDrops, hour: Int64(Date().timeIntervalSince1970 / 3_600)) }
-                return .failure("earshot: spool: \(batch.count) records dropped, the disk is full (\(error))")
+                // Nothing can be written now, not even the drop counter: keep the count in memory; the next commit
+                // that succeeds persists it.
+                return .failure(Int64(batch.count) + queueDrops, "earshot: spool: \(batch.count) records dropped, the disk is full (\(error))")
             }
         } catch {
-            return .failure("earshot: spool: \(batch.count) records not written: \(error)")
+            return .failure(Int64(batch.count) + queueDrops, "earshot: spool: \(batch.count) records not written: \(error)")
         }
+    }
+
+    var ballastPath: String { configuration.directory + "/ballast" }
+
+    /// Re-creates the ballast file when it is missing and the disk has room for it (and the reserve) again.
+    func restoreBallast() {
+        let fm = FileManager.default
+        guard configuration.ballastBytes > 0, !fm.fileExists(atPath: ballastPath),
+              Self.freeBytes(configuration.directory) > Int64(configuration.ballastBytes) + configuration.reserveBytes else { return }
+        let fd = Glibc.open(ballastPath, O_CREAT | O_WRONLY | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return }
+        defer { Glibc.close(fd) }
+        // Real blocks, not a sparse file: the point is to hold space that can be given back.
+        if posix_fallocate(fd, 0, off_t(configuration.ballastBytes)) != 0 { ftruncate(fd, 0); unlink(ballastPath) }
     }
 
     static func countDrops(_ db: Database, _ count: Int64, hour: Int64) throws {
@@ -345,6 +374,8 @@ public final class Spool: @unchecked Sendable {
         configuration.busyMode = .timeout(5)
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
+            // After a checkpoint the WAL is cut back to this size, so it cannot keep a full disk full.
+            try db.execute(sql: "PRAGMA journal_size_limit = 1048576")
         }
         let queue = try DatabaseQueue(path: path, configuration: configuration)
         var migrator = DatabaseMigrator()

@@ -1,6 +1,7 @@
 import EarshotSpool
 import EarshotTestSupport
 import Foundation
+import Glibc
 import Testing
 
 /// The spool on real SQLite files: group commit, paging, acknowledgements, bounds, and damaged files.
@@ -127,5 +128,47 @@ struct SpoolTests {
         #expect(reopened.deviceID == device)
         reopened.append(Self.body(1))
         #expect(reopened.flush())
+    }
+}
+
+/// A full disk, on a real 4 MB tmpfs: the spool keeps running, loses (and counts) only what it must, and carries on
+/// normally when space comes back. Needs root for the mount (CI runs as root).
+@Suite("spool on a full disk", .serialized)
+struct SpoolFullDiskTests {
+    @Test func aFullDiskCostsCountedRecordsNotTheProcess() throws {
+        let directory = Fixtures.temporaryDirectory("spool-full")
+        defer { _ = try? Programs.run("/bin/umount", [directory]); try? FileManager.default.removeItem(atPath: directory) }
+        let mount = try Programs.run("/bin/mount", ["-t", "tmpfs", "-o", "size=4m", "tmpfs", directory])
+        try #require(mount.status == 0, "mounting a tmpfs needs root: \(mount.stderr)")
+        var configuration = Spool.Configuration(directory: directory + "/spool")
+        configuration.reserveBytes = 128 * 1_024
+        configuration.ballastBytes = 512 * 1_024
+        configuration.batchSize = 100
+        let spool = try Spool(configuration)
+        defer { spool.close() }
+        #expect(FileManager.default.fileExists(atPath: directory + "/spool/ballast"))
+        for i in 1...1_500 { spool.append(SpoolTests.body(i, bytes: 900), waitIfFull: true) }
+        spool.flush()
+        #expect(try spool.status().dropped == 0)
+        // Another program fills the disk.
+        let filler = directory + "/filler"
+        let fd = open(filler, O_CREAT | O_WRONLY, 0o600)
+        let block = [UInt8](repeating: 7, count: 65_536)
+        while write(fd, block, block.count) > 0 {}
+        close(fd)
+        for i in 1_501...3_000 { spool.append(SpoolTests.body(i, bytes: 900), waitIfFull: true) }
+        #expect(spool.flush(timeout: 60))
+        let full = try spool.status()
+        #expect(full.dropped > 0 && full.committedSequence >= 1_500, "\(full)")
+        #expect(full.records + full.dropped == 3_000, "every record is stored or counted: \(full)")
+        // Space returns: new records commit without further loss, and the ballast is back.
+        try FileManager.default.removeItem(atPath: filler)
+        let before = try spool.status()
+        for i in 3_001...3_100 { spool.append(SpoolTests.body(i, bytes: 900), waitIfFull: true) }
+        spool.flush()
+        let after = try spool.status()
+        #expect(after.dropped == before.dropped && after.committedSequence == before.committedSequence + 100, "\(before) → \(after)")
+        #expect(try spool.latest(1).first?.body == SpoolTests.body(3_100, bytes: 900))
+        #expect(FileManager.default.fileExists(atPath: directory + "/spool/ballast"))
     }
 }
