@@ -262,6 +262,10 @@ public final class Spool: @unchecked Sendable {
         if posix_fallocate(fd, 0, off_t(configuration.ballastBytes)) != 0 { ftruncate(fd, 0); unlink(ballastPath) }
     }
 
+    static func storedBytes(_ db: Database) throws -> Int64 {
+        try Int64.fetchOne(db, sql: "SELECT value FROM counters WHERE name = 'bytes'") ?? 0
+    }
+
     static func countDrops(_ db: Database, _ count: Int64, hour: Int64) throws {
         try db.execute(sql: "UPDATE counters SET value = value + ? WHERE name = 'dropped'", arguments: [count])
         try db.execute(sql: """
@@ -279,12 +283,12 @@ public final class Spool: @unchecked Sendable {
             let cutoff = Date().timeIntervalSince1970 - c.maximumAge
             try dropUnacknowledged(db, where: "wall < ?", [cutoff], acknowledged: acknowledged)
             try db.execute(sql: "DELETE FROM records WHERE wall < ?", arguments: [cutoff])
-            var bytes = try Int64.fetchOne(db, sql: "SELECT COALESCE(SUM(bytes), 0) FROM records") ?? 0
+            var bytes = try Self.storedBytes(db)
             var free = Self.freeBytes(c.directory)
             guard force || bytes > c.maximumBytes || free < c.reserveBytes else { return }
             // Acknowledged records go first: they are already at the collector.
             try db.execute(sql: "DELETE FROM records WHERE seq <= ?", arguments: [acknowledged])
-            bytes = try Int64.fetchOne(db, sql: "SELECT COALESCE(SUM(bytes), 0) FROM records") ?? 0
+            bytes = try Self.storedBytes(db)
             free = Self.freeBytes(c.directory)
             var excess = max(bytes - c.maximumBytes, c.reserveBytes - free, force ? max(1, bytes / 10) : 0)
             while excess > 0 {
@@ -352,11 +356,11 @@ public final class Spool: @unchecked Sendable {
         do {
             return try database.read { db in
                 let acknowledged = try Int64.fetchOne(db, sql: "SELECT value FROM counters WHERE name = 'acknowledged'") ?? 0
-                let row = try Row.fetchOne(db, sql: "SELECT COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS b, MIN(wall) AS lo, MAX(wall) AS hi FROM records")
+                let row = try Row.fetchOne(db, sql: "SELECT COUNT(*) AS n, MIN(wall) AS lo, MAX(wall) AS hi FROM records")
                 let backlog = try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM records WHERE seq > ?", arguments: [acknowledged]) ?? 0
                 let counter = { (name: String) in try Int64.fetchOne(db, sql: "SELECT value FROM counters WHERE name = ?", arguments: [name]) ?? 0 }
                 condition.lock(); let waitingDrops = queueDropped; condition.unlock()
-                return Status(deviceID: deviceID, epoch: epoch, records: row?["n"] ?? 0, backlog: backlog, bytes: row?["b"] ?? 0,
+                return Status(deviceID: deviceID, epoch: epoch, records: row?["n"] ?? 0, backlog: backlog, bytes: try Self.storedBytes(db),
                               oldest: row?["lo"], newest: row?["hi"], committedSequence: try counter("sequence"),
                               acknowledgedSequence: acknowledged, dropped: try counter("dropped") + waitingDrops, corrupt: try counter("corrupt"),
                               lastSync: try Double.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'last_sync'"))
@@ -387,6 +391,18 @@ public final class Spool: @unchecked Sendable {
                                       bytes INTEGER NOT NULL, body BLOB NOT NULL);
                 CREATE INDEX records_wall ON records(wall);
                 CREATE TABLE dropped_hourly (hour INTEGER PRIMARY KEY, records INTEGER NOT NULL);
+                """)
+        }
+        migrator.registerMigration("v2: running byte total") { db in
+            // Kept by triggers, so every insert and delete path keeps it right and nothing has to scan the table.
+            try db.execute(sql: """
+                INSERT OR REPLACE INTO counters(name, value) VALUES ('bytes', (SELECT COALESCE(SUM(bytes), 0) FROM records));
+                CREATE TRIGGER records_bytes_insert AFTER INSERT ON records BEGIN
+                    UPDATE counters SET value = value + NEW.bytes WHERE name = 'bytes';
+                END;
+                CREATE TRIGGER records_bytes_delete AFTER DELETE ON records BEGIN
+                    UPDATE counters SET value = value - OLD.bytes WHERE name = 'bytes';
+                END;
                 """)
         }
         try migrator.migrate(queue)
