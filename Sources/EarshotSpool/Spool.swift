@@ -314,8 +314,15 @@ public final class Spool: @unchecked Sendable {
 
     // MARK: Reading
 
+    /// Reads and acknowledgements after `close()` are refused with an error (GRDB would trap on a closed connection).
+    private func ensureOpen() throws(SpoolError) {
+        condition.lock(); defer { condition.unlock() }
+        if closed { throw SpoolError(.closed, "The spool \(path) is closed.") }
+    }
+
     /// Up to `limit` records after `sequence`, oldest first (a page of the backlog; call again from the last one).
     public func records(after sequence: Int64, limit: Int = 500) throws(SpoolError) -> [Record] {
+        try ensureOpen()
         do {
             return try database.read { db in
                 try Row.fetchCursor(db, sql: "SELECT seq, epoch, wall, kind, body FROM records WHERE seq > ? ORDER BY seq LIMIT ?", arguments: [sequence, limit])
@@ -327,8 +334,51 @@ public final class Spool: @unchecked Sendable {
         }
     }
 
+    /// The decision record whose `decision.id` is `id` (a scan: for people labelling, not for the pipeline).
+    public func decision(id: String) throws(SpoolError) -> Record? {
+        try ensureOpen()
+        do {
+            return try database.read { db in
+                try Row.fetchOne(db, sql: """
+                    SELECT seq, epoch, wall, kind, body FROM records
+                    WHERE kind = 'decision' AND json_extract(CAST(body AS TEXT), '$.decision.id') = ? ORDER BY seq DESC LIMIT 1
+                    """, arguments: [id])
+                    .map { Record(sequence: $0["seq"], epoch: $0["epoch"], wallTime: $0["wall"], kind: $0["kind"], body: $0["body"]) }
+            }
+        } catch {
+            throw SpoolError(.corrupt, "Reading \(path) failed: \(error)")
+        }
+    }
+
+    /// Utterance ids that already have a label record.
+    public func labelledIDs() throws(SpoolError) -> Set<String> {
+        try ensureOpen()
+        do {
+            return try database.read { db in
+                Set(try String.fetchAll(db, sql: "SELECT json_extract(CAST(body AS TEXT), '$.utterance_id') FROM records WHERE kind = 'label'").compactMap { $0 })
+            }
+        } catch {
+            throw SpoolError(.corrupt, "Reading \(path) failed: \(error)")
+        }
+    }
+
+    /// Decision records oldest first, `limit` at a time after `sequence` (kind `decision` only).
+    public func decisions(after sequence: Int64, limit: Int = 500) throws(SpoolError) -> [Record] {
+        try ensureOpen()
+        do {
+            return try database.read { db in
+                try Row.fetchAll(db, sql: "SELECT seq, epoch, wall, kind, body FROM records WHERE kind = 'decision' AND seq > ? ORDER BY seq LIMIT ?",
+                                 arguments: [sequence, limit])
+                    .map { Record(sequence: $0["seq"], epoch: $0["epoch"], wallTime: $0["wall"], kind: $0["kind"], body: $0["body"]) }
+            }
+        } catch {
+            throw SpoolError(.corrupt, "Reading \(path) failed: \(error)")
+        }
+    }
+
     /// The newest `count` records, newest last (for `earshot logs`).
     public func latest(_ count: Int) throws(SpoolError) -> [Record] {
+        try ensureOpen()
         do {
             return try database.read { db in
                 try Row.fetchAll(db, sql: "SELECT seq, epoch, wall, kind, body FROM records ORDER BY seq DESC LIMIT ?", arguments: [count])
@@ -342,6 +392,7 @@ public final class Spool: @unchecked Sendable {
 
     /// Records the collector's acknowledgement: everything up to `sequence` is stored there.
     public func acknowledge(through sequence: Int64) throws(SpoolError) {
+        try ensureOpen()
         do {
             try database.write { db in
                 try db.execute(sql: "UPDATE counters SET value = MAX(value, ?) WHERE name = 'acknowledged'", arguments: [sequence])
@@ -353,6 +404,7 @@ public final class Spool: @unchecked Sendable {
     }
 
     public func status() throws(SpoolError) -> Status {
+        try ensureOpen()
         do {
             return try database.read { db in
                 let acknowledged = try Int64.fetchOne(db, sql: "SELECT value FROM counters WHERE name = 'acknowledged'") ?? 0
@@ -458,7 +510,7 @@ public final class Spool: @unchecked Sendable {
 
 /// A spool failure, with a message for people.
 public struct SpoolError: Error, Sendable, CustomStringConvertible {
-    public enum Code: String, Sendable { case unwritable, corrupt }
+    public enum Code: String, Sendable { case unwritable, corrupt, closed }
     public var code: Code
     public var message: String
     public init(_ code: Code, _ message: String) { self.code = code; self.message = message }

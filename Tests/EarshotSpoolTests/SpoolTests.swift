@@ -42,6 +42,8 @@ struct SpoolTests {
         again.flush()
         #expect(try again.latest(1).first?.sequence == 1_001)
         again.close()
+        #expect(throws: SpoolError.self) { try again.status() }      // an error, not a trap
+        #expect(!again.append(Self.body(0)))
     }
 
     /// Over its byte bound the spool first removes acknowledged records, then the oldest unacknowledged ones,

@@ -231,9 +231,11 @@ extension Earshot {
                     seconds, Date().timeIntervalSince(started), c.utterances, c.decisions, c.dropped, c.recognitionErrors).utf8))
                 webhookSink?.finish()
                 if let spoolSink {
+                    spoolSink.flush()
+                    let status = try? spoolSink.status()
                     spoolSink.close()
                     for note in spoolSink.drainNotes() { FileHandle.standardError.write(Data((note + "\n").utf8)) }
-                    if let status = try? spoolSink.status() {
+                    if let status {
                         FileHandle.standardError.write(Data("earshot: spool \(spoolSink.configuration.directory): committed through \(status.committedSequence), backlog \(status.backlog), dropped \(status.dropped)\n".utf8))
                     }
                 }
