@@ -55,10 +55,16 @@ public struct ModelStore: @unchecked Sendable {    // the keys are immutable val
     public var statePath: String { directory + "/slots.json" }
     public func path(of id: String) -> String { directory + "/bundles/" + id }
 
-    /// Verifies the bundle at `source` and copies it in as `<name>@<version>`; returns that id. Installing an id that
-    /// is already there with the same model is a no-op; with a different model it is refused (versions are immutable).
+    /// Verifies the bundle at `source` (a directory, or a tar archive of one) and copies it in as `<name>@<version>`;
+    /// returns that id. Installing an id that is already there with the same model is a no-op; with a different model
+    /// it is refused (versions are immutable).
     @discardableResult
     public func install(_ source: String) throws(RecognizerError) -> String {
+        if BundleArchive.looksLikeArchive(source) {
+            let unpacked = directory + "/bundles/.unpack-\(UInt32.random(in: 0..<UInt32.max))"
+            defer { try? FileManager.default.removeItem(atPath: unpacked) }
+            return try install(BundleArchive.unpack(source, into: unpacked))
+        }
         let bundle = try ModelBundle(directory: source, trustedKeys: trustedKeys)
         let id = "\(bundle.manifest.name)@\(bundle.manifest.version)"
         guard !id.contains("/"), !id.hasPrefix(".") else { throw RecognizerError(.bundle, "\(id) is not a usable bundle name.") }

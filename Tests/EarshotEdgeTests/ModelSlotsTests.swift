@@ -65,6 +65,17 @@ struct ModelSlotsTests {
         let changed = try Fixtures.commandBundleVariant(at: directory + "/same-version") { $0["model_sha256"] = String(repeating: "0", count: 64) }
         #expect(throws: RecognizerError.self) { try store.install(changed) }
         #expect(throws: RecognizerError.self) { try store.activate("command-en@7.0.0") }
+        // A corrupt model whose manifest hash was updated to match still fails to parse, and is refused.
+        let broken = try Fixtures.commandBundleVariant(at: directory + "/broken") { $0["version"] = "8.0.0" }
+        var model = try Data(contentsOf: URL(fileURLWithPath: broken + "/model.tflite"))
+        model.replaceSubrange(4..<8, with: Data("XXXX".utf8))      // not a TFLite file identifier any more
+        try model.write(to: URL(fileURLWithPath: broken + "/model.tflite"))
+        _ = try Fixtures.commandBundleVariant(at: directory + "/broken-manifest") { $0["version"] = "8.0.0"; $0["model_sha256"] = ModelBundle.sha256(model) }
+        try FileManager.default.copyItem(atPath: broken + "/model.tflite", toPath: directory + "/broken-manifest/model.tflite.new")
+        try FileManager.default.removeItem(atPath: directory + "/broken-manifest/model.tflite")
+        try FileManager.default.moveItem(atPath: directory + "/broken-manifest/model.tflite.new", toPath: directory + "/broken-manifest/model.tflite")
+        do { try store.install(directory + "/broken-manifest"); Issue.record("a corrupt model was installed") } catch { #expect(error.code == .model, "\(error)") }
+        #expect(store.installed().count == 3)
     }
 
     @Test func signingKeysRefuseUnsignedAndWronglySignedBundles() throws {
@@ -206,5 +217,72 @@ struct ModelSlotsTests {
         let (pipeline, collected) = try Self.pipeline(slots)
         try pipeline.run(SampleArraySource(audio))
         #expect(collected.decisions.map(\.text) == Array(Self.words.prefix(2)) && collected.decisions.allSatisfy { $0.models["active"] == "command-en@0.1.0" })
+    }
+}
+
+/// Bundles as single tar files: made by real `tar`, installed like directories, and refused, never crashing on,
+/// when damaged, truncated, trying to escape the store, or mutated at random.
+@Suite("bundle archives")
+struct BundleArchiveTests {
+    static func tarball(_ directory: String) throws -> String {
+        _ = try Fixtures.commandBundleVariant(at: directory + "/command-en-0.4.0") { $0["version"] = "0.4.0" }
+        let archive = directory + "/command-en-0.4.0.tar"
+        let tar = try Programs.run("/bin/tar", ["-cf", archive, "-C", directory, "command-en-0.4.0"])
+        try #require(tar.status == 0, "\(tar.stderr)")
+        return archive
+    }
+
+    @Test func aTarOfABundleInstallsLikeItsDirectory() throws {
+        let directory = Fixtures.temporaryDirectory("archive-ok")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let archive = try Self.tarball(directory)
+        #expect(BundleArchive.looksLikeArchive(archive) && !BundleArchive.looksLikeArchive(directory + "/command-en-0.4.0"))
+        let store = ModelStore(directory: directory + "/store")
+        #expect(try store.install(archive) == "command-en@0.4.0")
+        #expect(try store.bundle("command-en@0.4.0").manifest.version == "0.4.0")
+        #expect(store.installed() == ["command-en@0.4.0"])       // nothing left over from unpacking
+    }
+
+    @Test func damagedOrHostileArchivesAreRefused() throws {
+        let directory = Fixtures.temporaryDirectory("archive-bad")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let archive = try Self.tarball(directory)
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: archive))
+        let store = ModelStore(directory: directory + "/store")
+        func refused(_ data: Data, _ name: String) throws {
+            let path = directory + "/" + name
+            try data.write(to: URL(fileURLWithPath: path))
+            #expect(throws: RecognizerError.self, "\(name)") { try store.install(path) }
+        }
+        var header = bytes; header[10] ^= 0x20                       // a name byte: the checksum no longer holds
+        try refused(header, "checksum.tar")
+        try refused(bytes.prefix(bytes.count / 2), "truncated.tar")
+        // A member that climbs out of the bundle, made by Python's tarfile (GNU tar strips "..").
+        let script = """
+        import io, sys, tarfile
+        with tarfile.open(sys.argv[1], "w", format=tarfile.USTAR_FORMAT) as t:
+            for name in ("../manifest.json", "model.tflite"):
+                data = b"{}" if name.endswith("json") else b"x"
+                info = tarfile.TarInfo(name); info.size = len(data); t.addfile(info, io.BytesIO(data))
+        """
+        let hostile = directory + "/escape.tar"
+        #expect(try Programs.run("/usr/bin/env", ["python3", "-c", script, hostile]).status == 0)
+        #expect(throws: RecognizerError.self) { try store.install(hostile) }
+        #expect(!FileManager.default.fileExists(atPath: directory + "/store/manifest.json"))
+        // 2 000 random mutations of the first 4 KB (headers and manifest): refused or installed, never a crash.
+        var generator = SeededGenerator(seed: 11)
+        var installed = 0
+        for i in 0..<2_000 {
+            var mutated = bytes
+            for _ in 0..<Int.random(in: 1...6, using: &generator) {
+                mutated[Int.random(in: 0..<min(4_096, mutated.count), using: &generator)] = UInt8.random(in: 0...255, using: &generator)
+            }
+            let path = directory + "/m.tar"
+            try mutated.write(to: URL(fileURLWithPath: path))
+            let fuzzStore = ModelStore(directory: directory + "/fuzz-\(i % 2)")
+            if (try? fuzzStore.install(path)) != nil { installed += 1 }
+        }
+        #expect(installed < 2_000)
+        #expect(store.installed().isEmpty)
     }
 }

@@ -107,7 +107,7 @@ extension Earshot.Models {
         func run() throws {
             try reportingErrors {
                 let store = try options.open()
-                let id = FileManager.default.fileExists(atPath: bundle + "/manifest.json") ? try store.install(bundle) : bundle
+                let id = FileManager.default.fileExists(atPath: bundle + "/manifest.json") || BundleArchive.looksLikeArchive(bundle) ? try store.install(bundle) : bundle
                 try store.setCandidate(.init(bundle: id, mode: .shadow, share: sample))
             }
         }
@@ -122,7 +122,7 @@ extension Earshot.Models {
         func run() throws {
             try reportingErrors {
                 let store = try options.open()
-                let id = FileManager.default.fileExists(atPath: bundle + "/manifest.json") ? try store.install(bundle) : bundle
+                let id = FileManager.default.fileExists(atPath: bundle + "/manifest.json") || BundleArchive.looksLikeArchive(bundle) ? try store.install(bundle) : bundle
                 try store.setCandidate(.init(bundle: id, mode: .canary, share: percent / 100))
             }
         }
