@@ -67,9 +67,7 @@ public struct ModelBundle: Sendable {
 
     /// A public key from its file: base64 of the 32 raw bytes (what `earshot models keygen` writes).
     public static func publicKey(file: String) throws(RecognizerError) -> Curve25519.Signing.PublicKey {
-        guard let text = FileManager.default.contents(atPath: file),
-              let raw = Data(base64Encoded: String(decoding: text, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)),
-              let key = try? Curve25519.Signing.PublicKey(rawRepresentation: raw) else {
+        guard let key = keyBytes(file).flatMap({ try? Curve25519.Signing.PublicKey(rawRepresentation: $0) }) else {
             throw RecognizerError(.input, "\(file) is not an ed25519 public key (base64 of 32 bytes).")
         }
         return key
@@ -77,12 +75,16 @@ public struct ModelBundle: Sendable {
 
     /// A private key from its file: base64 of the 32 raw bytes.
     public static func privateKey(file: String) throws(RecognizerError) -> Curve25519.Signing.PrivateKey {
-        guard let text = FileManager.default.contents(atPath: file),
-              let raw = Data(base64Encoded: String(decoding: text, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)),
-              let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: raw) else {
+        guard let key = keyBytes(file).flatMap({ try? Curve25519.Signing.PrivateKey(rawRepresentation: $0) }) else {
             throw RecognizerError(.input, "\(file) is not an ed25519 private key (base64 of 32 bytes).")
         }
         return key
+    }
+
+    /// The base64 content of a key file, decoded.
+    static func keyBytes(_ file: String) -> Data? {
+        FileManager.default.contents(atPath: file)
+            .flatMap { Data(base64Encoded: String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) }
     }
 
     /// Lowercase hex SHA-256.

@@ -293,15 +293,10 @@ public final class EdgePipeline: @unchecked Sendable {
         return decision
     }
 
-    static func seconds(_ d: Duration) -> Double {
-        let (seconds, attoseconds) = d.components
-        return Double(seconds) + Double(attoseconds) / 1e18
-    }
+    static func seconds(_ d: Duration) -> Double { d.seconds }
 
-    static func milliseconds(_ d: Duration) -> Double {
-        let (seconds, attoseconds) = d.components
-        return (Double(seconds) * 1_000 + Double(attoseconds) / 1e15).rounded(toPlaces: 3)
-    }
+    /// Milliseconds rounded to microseconds, as decisions report them.
+    static func milliseconds(_ d: Duration) -> Double { (d.seconds * 1_000).rounded(toPlaces: 3) }
 
     /// Level statistics of the speech part of the utterance, by EarshotMonitoring's `SignalAnalyzer` (dBFS relative to
     /// a full-scale square wave, as `earshot info` reports them).
@@ -313,6 +308,14 @@ public final class EdgePipeline: @unchecked Sendable {
         let s = analyzer.result()
         return .init(durationS: Double(hi - lo) / 16_000, rmsDBFS: s.rmsDBFS.rounded(toPlaces: 2), peakDBFS: s.peakDBFS.rounded(toPlaces: 2),
                      clippedPercent: s.clippedPercent.rounded(toPlaces: 3), speechRatio: ratio.rounded(toPlaces: 3))
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, as a Double.
+    public var seconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) / 1e18
     }
 }
 

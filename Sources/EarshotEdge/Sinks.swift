@@ -24,10 +24,8 @@ public final class SocketPublisher: @unchecked Sendable {
     public init(path: String, clientBufferBytes: Int = 256 * 1_024) throws {
         self.path = path
         self.clientBufferBytes = clientBufferBytes
-        var address = sockaddr_un()
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
-            throw SinkError("The socket path \(path) is longer than \(MemoryLayout.size(ofValue: address.sun_path) - 1) bytes.")
+        guard let (address, length) = unixAddress(path) else {
+            throw SinkError("The socket path \(path) is too long for a UNIX socket.")
         }
         // Only a stale socket is removed; any other file at the path is left alone.
         var existing = stat()
@@ -37,9 +35,8 @@ public final class SocketPublisher: @unchecked Sendable {
         }
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw SinkError("Cannot create a socket: \(String(cString: strerror(errno)))") }
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in for (i, b) in bytes.enumerated() { raw[i] = b } }
-        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        var bindAddress = address
+        let bound = withUnsafePointer(to: &bindAddress) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
         guard bound == 0, listen(fd, 16) == 0 else {
             let reason = String(cString: strerror(errno))
             close(fd)

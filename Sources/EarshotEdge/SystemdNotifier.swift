@@ -6,7 +6,7 @@ import Glibc
 /// lets the watchdog fire and systemd restarts the service), `STATUS=…` lines, and `STOPPING=1` at the end.
 public final class SystemdNotifier: @unchecked Sendable {
     private let socket: Int32
-    private var address = sockaddr_un()
+    private let address: sockaddr_un
     private let addressLength: socklen_t
     /// Half of `$WATCHDOG_USEC`, as systemd recommends; nil when the unit has no watchdog.
     public let watchdogInterval: TimeInterval?
@@ -19,18 +19,12 @@ public final class SystemdNotifier: @unchecked Sendable {
         guard var path = environment["NOTIFY_SOCKET"], !path.isEmpty else { return nil }
         let abstract = path.hasPrefix("@")
         if abstract { path.removeFirst() }
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return nil }
+        guard let (address, length) = unixAddress(path, abstract: abstract) else { return nil }
         let fd = Glibc.socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return nil }
         socket = fd
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            // An abstract socket name starts with a NUL byte instead of "@".
-            let offset = abstract ? 1 : 0
-            for (i, b) in bytes.enumerated() { raw[i + offset] = b }
-        }
-        addressLength = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count + 1)   // the name, plus the leading NUL (abstract) or trailing NUL (path)
+        self.address = address
+        addressLength = length
         if let usec = environment["WATCHDOG_USEC"].flatMap(Double.init), usec > 0,
            environment["WATCHDOG_PID"].flatMap(Int32.init).map({ $0 == getpid() }) ?? true {
             watchdogInterval = usec / 2e6

@@ -67,7 +67,7 @@ public final class TranscriptionEndpoint: Sendable {
             answer = Self.error(ServeError(.internalError, "\(error)"))
         }
         metrics.increment("earshot_serve_requests_total", ["status": String(answer.status)])
-        metrics.observe("earshot_serve_request_seconds", Self.seconds(ContinuousClock.now - started))
+        metrics.observe("earshot_serve_request_seconds", (ContinuousClock.now - started).seconds)
         return answer
     }
 
@@ -108,7 +108,7 @@ public final class TranscriptionEndpoint: Sendable {
         }
         let start = ContinuousClock.now
         let transcript = try service.transcribe(decoded)
-        return (transcript, seconds(ContinuousClock.now - start))
+        return (transcript, (ContinuousClock.now - start).seconds)
     }
 
     private func authorize(_ header: String?) throws(ServeError) {
@@ -162,11 +162,6 @@ public final class TranscriptionEndpoint: Sendable {
         let object: [String: Any] = ["error": ["message": error.message, "type": type, "code": error.kind.rawValue]]
         let body = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
         return Answer(status: error.kind.rawValue, contentType: "application/json", body: body)
-    }
-
-    static func seconds(_ d: Duration) -> Double {
-        let (s, a) = d.components
-        return Double(s) + Double(a) / 1e18
     }
 
     static func constantTimeEqual(_ a: String, _ b: String) -> Bool {

@@ -322,70 +322,52 @@ public final class Spool: @unchecked Sendable {
 
     /// Up to `limit` records after `sequence`, oldest first (a page of the backlog; call again from the last one).
     public func records(after sequence: Int64, limit: Int = 500) throws(SpoolError) -> [Record] {
-        try ensureOpen()
-        do {
-            return try database.read { db in
-                try Row.fetchCursor(db, sql: "SELECT seq, epoch, wall, kind, body FROM records WHERE seq > ? ORDER BY seq LIMIT ?", arguments: [sequence, limit])
-                    .map { Record(sequence: $0["seq"], epoch: $0["epoch"], wallTime: $0["wall"], kind: $0["kind"], body: $0["body"]) }
-                    .reduce(into: []) { $0.append($1) }
-            }
-        } catch {
-            throw SpoolError(.corrupt, "Reading \(path) failed: \(error)")
+        try reading { db in
+            try Row.fetchAll(db, sql: "SELECT \(Self.columns) FROM records WHERE seq > ? ORDER BY seq LIMIT ?", arguments: [sequence, limit]).map(Self.record)
         }
     }
 
     /// The decision record whose `decision.id` is `id` (a scan: for people labelling, not for the pipeline).
     public func decision(id: String) throws(SpoolError) -> Record? {
-        try ensureOpen()
-        do {
-            return try database.read { db in
-                try Row.fetchOne(db, sql: """
-                    SELECT seq, epoch, wall, kind, body FROM records
-                    WHERE kind = 'decision' AND json_extract(CAST(body AS TEXT), '$.decision.id') = ? ORDER BY seq DESC LIMIT 1
-                    """, arguments: [id])
-                    .map { Record(sequence: $0["seq"], epoch: $0["epoch"], wallTime: $0["wall"], kind: $0["kind"], body: $0["body"]) }
-            }
-        } catch {
-            throw SpoolError(.corrupt, "Reading \(path) failed: \(error)")
+        try reading { db in
+            try Row.fetchOne(db, sql: """
+                SELECT \(Self.columns) FROM records
+                WHERE kind = 'decision' AND json_extract(CAST(body AS TEXT), '$.decision.id') = ? ORDER BY seq DESC LIMIT 1
+                """, arguments: [id]).map(Self.record)
         }
     }
 
     /// Utterance ids that already have a label record.
     public func labelledIDs() throws(SpoolError) -> Set<String> {
-        try ensureOpen()
-        do {
-            return try database.read { db in
-                Set(try String.fetchAll(db, sql: "SELECT json_extract(CAST(body AS TEXT), '$.utterance_id') FROM records WHERE kind = 'label'").compactMap { $0 })
-            }
-        } catch {
-            throw SpoolError(.corrupt, "Reading \(path) failed: \(error)")
+        try reading { db in
+            Set(try String.fetchAll(db, sql: "SELECT json_extract(CAST(body AS TEXT), '$.utterance_id') FROM records WHERE kind = 'label'").compactMap { $0 })
         }
     }
 
     /// Decision records oldest first, `limit` at a time after `sequence` (kind `decision` only).
     public func decisions(after sequence: Int64, limit: Int = 500) throws(SpoolError) -> [Record] {
-        try ensureOpen()
-        do {
-            return try database.read { db in
-                try Row.fetchAll(db, sql: "SELECT seq, epoch, wall, kind, body FROM records WHERE kind = 'decision' AND seq > ? ORDER BY seq LIMIT ?",
-                                 arguments: [sequence, limit])
-                    .map { Record(sequence: $0["seq"], epoch: $0["epoch"], wallTime: $0["wall"], kind: $0["kind"], body: $0["body"]) }
-            }
-        } catch {
-            throw SpoolError(.corrupt, "Reading \(path) failed: \(error)")
+        try reading { db in
+            try Row.fetchAll(db, sql: "SELECT \(Self.columns) FROM records WHERE kind = 'decision' AND seq > ? ORDER BY seq LIMIT ?",
+                             arguments: [sequence, limit]).map(Self.record)
         }
     }
 
     /// The newest `count` records, newest last (for `earshot logs`).
     public func latest(_ count: Int) throws(SpoolError) -> [Record] {
+        try reading { db in
+            try Row.fetchAll(db, sql: "SELECT \(Self.columns) FROM records ORDER BY seq DESC LIMIT ?", arguments: [count]).map(Self.record).reversed()
+        }
+    }
+
+    static let columns = "seq, epoch, wall, kind, body"
+    static func record(_ row: Row) -> Record {
+        Record(sequence: row["seq"], epoch: row["epoch"], wallTime: row["wall"], kind: row["kind"], body: row["body"])
+    }
+
+    /// A read of the open database, its failures as `SpoolError`.
+    private func reading<T>(_ body: (Database) throws -> T) throws(SpoolError) -> T {
         try ensureOpen()
-        do {
-            return try database.read { db in
-                try Row.fetchAll(db, sql: "SELECT seq, epoch, wall, kind, body FROM records ORDER BY seq DESC LIMIT ?", arguments: [count])
-                    .map { Record(sequence: $0["seq"], epoch: $0["epoch"], wallTime: $0["wall"], kind: $0["kind"], body: $0["body"]) }
-                    .reversed()
-            }
-        } catch {
+        do { return try database.read(body) } catch {
             throw SpoolError(.corrupt, "Reading \(path) failed: \(error)")
         }
     }

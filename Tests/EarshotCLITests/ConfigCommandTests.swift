@@ -25,7 +25,7 @@ struct ConfigCommandTests {
         let directory = Fixtures.temporaryDirectory("cli-config-run")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let server = try TranscriptionServer("say", text: "stop")
-        try "cloud:\n  url: \(server.url.absoluteString)\n  policy: cloud-first\n  format: json\n".write(toFile: directory + "/earshot.yaml", atomically: true, encoding: .utf8)
+        try "cloud:\n  url: \(server.url.absoluteString)\n  policy: cloud-first\n  format: json\n  budget_ms: 60000\n  timeout_ms: 30000\n".write(toFile: directory + "/earshot.yaml", atomically: true, encoding: .utf8)
         let path = try TranscribeCommandTests.recording(["stop", "seven"], in: directory)
         func sources(_ result: ProcessResult) -> [String] {
             result.stdout.split(separator: "\n").compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["source"] as? String }

@@ -41,7 +41,7 @@ struct RunCommandTests {
         let path = try TranscribeCommandTests.recording(["stop", "seven"], in: directory)
         let server = try TranscriptionServer("say", text: "Go back!")
         let result = try Programs.earshot(["run", "--audio", path, "--cloud-url", server.url.absoluteString, "--ask-below", "1",
-                                           "--cloud-format", "json"])
+                                           "--cloud-format", "json", "--budget-ms", "60000", "--cloud-timeout-ms", "30000"])
         #expect(result.status == 0, "\(result.stderr)")
         let objects = try result.stdout.split(separator: "\n").map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
         #expect(objects.count == 2)

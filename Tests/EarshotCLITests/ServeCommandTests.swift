@@ -99,7 +99,7 @@ struct ServeCommandTests {
     @Test func runUsesServeAsItsCloud() throws {
         let server = try ServeProcess()
         let result = try Programs.earshot(["run", "--audio", Self.commands, "--cloud-url", server.transcriptions.absoluteString,
-                                           "--policy", "cloud-first"])
+                                           "--policy", "cloud-first", "--budget-ms", "60000", "--cloud-timeout-ms", "30000"])   // about the loop, not timing
         #expect(result.status == 0, "\(result.stderr)")
         let lines = result.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
         #expect(lines.count >= 5)

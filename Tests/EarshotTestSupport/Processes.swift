@@ -71,3 +71,16 @@ public enum Programs {
         return paths.contains { FileManager.default.isExecutableFile(atPath: "\($0)/\(name)") }
     }
 }
+
+extension Pipe {
+    /// Reads until the first newline (or the end), for programs that announce themselves on one line (a port).
+    public func firstLine() -> String {
+        var text = Data()
+        while !text.contains(0x0A) {
+            let chunk = fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            text += chunk
+        }
+        return String(decoding: text, as: UTF8.self)
+    }
+}

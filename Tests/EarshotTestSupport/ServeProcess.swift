@@ -21,13 +21,7 @@ public final class ServeProcess {
         process.standardError = errors
         process.standardOutput = FileHandle.nullDevice
         try process.run()
-        var text = Data()
-        while !text.contains(0x0A) {
-            let chunk = errors.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            text += chunk
-        }
-        banner = String(decoding: text, as: UTF8.self)
+        banner = errors.firstLine()
         guard let range = banner.range(of: #"127\.0\.0\.1:(\d+)"#, options: .regularExpression),
               let port = Int(banner[range].split(separator: ":").last ?? "") else {
             _ = Glibc.kill(process.processIdentifier, SIGKILL)

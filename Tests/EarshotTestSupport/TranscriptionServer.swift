@@ -16,14 +16,8 @@ public final class TranscriptionServer {
         process.standardOutput = out
         process.standardError = FileHandle.nullDevice
         try process.run()
-        // The first line is the port; availableData returns as soon as anything arrives.
-        var line = Data()
-        while !line.contains(0x0A) {
-            let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            line += chunk
-        }
-        self.port = Int(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        // The first line is the port.
+        self.port = Int(out.firstLine().trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
     }
 
     public var url: URL { URL(string: "http://127.0.0.1:\(port)/v1/audio/transcriptions")! }
