@@ -36,6 +36,7 @@ let package = Package(
         // C system libraries (Debian -dev packages, found through pkg-config).
         .systemLibrary(name: "CALSA", pkgConfig: "alsa", providers: [.apt(["libasound2-dev"])]),
         .systemLibrary(name: "CSndFile", pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev"])]),
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CSampleRate", pkgConfig: "samplerate", providers: [.apt(["libsamplerate0-dev"])]),
 
         // Libraries.
@@ -53,6 +54,7 @@ let package = Package(
                                                      .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
         .target(name: "EarshotSpool", dependencies: [.product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
+        .target(name: "EarshotSync", dependencies: ["EarshotSpool", "CZlib"], swiftSettings: swiftSettings),
         .target(name: "EarshotConfig", dependencies: [.product(name: "Yams", package: "Yams")], swiftSettings: swiftSettings),
         .target(name: "EarshotRecognizer", dependencies: ["EarshotDSP", "EarshotInference", "EarshotBundles"], swiftSettings: swiftSettings),
         .target(name: "EarshotAudio", dependencies: ["CALSA", "CSndFile", "CSampleRate"], swiftSettings: swiftSettings),
@@ -61,7 +63,7 @@ let package = Package(
         .executableTarget(
             name: "earshot",
             dependencies: [
-                "EarshotAudio", "EarshotMonitoring", "EarshotDSP", "EarshotInference", "EarshotRecognizer", "EarshotBundles", "EarshotVAD", "EarshotEdge", "EarshotServer", "EarshotConfig", "EarshotSpool",
+                "EarshotAudio", "EarshotMonitoring", "EarshotDSP", "EarshotInference", "EarshotRecognizer", "EarshotBundles", "EarshotVAD", "EarshotEdge", "EarshotServer", "EarshotConfig", "EarshotSpool", "EarshotSync",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
@@ -84,6 +86,7 @@ let package = Package(
                     swiftSettings: swiftSettings),
         .testTarget(name: "EarshotServerTests", dependencies: ["EarshotServer", "EarshotEdge", "EarshotTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "EarshotSpoolTests", dependencies: ["EarshotSpool", "EarshotTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "EarshotSyncTests", dependencies: ["EarshotSync", "EarshotSpool", "EarshotTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "EarshotConfigTests", dependencies: ["EarshotConfig"], swiftSettings: swiftSettings),
         .testTarget(name: "EarshotMonitoringTests", dependencies: ["EarshotMonitoring"], swiftSettings: swiftSettings),
         .testTarget(name: "EarshotAudioTests", dependencies: ["EarshotAudio", "EarshotMonitoring", "EarshotTestSupport"],

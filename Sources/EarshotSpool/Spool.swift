@@ -55,9 +55,11 @@ public final class Spool: @unchecked Sendable {
         public var dropped: Int64
         public var corrupt: Int64
         public var lastSync: Double?
+        /// Records the collector refused for good (kept in the dead-letter table with its reason).
+        public var deadLetter: Int64 = 0
         enum CodingKeys: String, CodingKey {
             case deviceID = "device_id", epoch, records, backlog, bytes, oldest, newest, committedSequence = "committed_sequence"
-            case acknowledgedSequence = "acknowledged_sequence", dropped, corrupt, lastSync = "last_sync"
+            case acknowledgedSequence = "acknowledged_sequence", dropped, corrupt, lastSync = "last_sync", deadLetter = "dead_letter"
         }
     }
 
@@ -385,6 +387,25 @@ public final class Spool: @unchecked Sendable {
         }
     }
 
+    /// Moves the unacknowledged records up to `sequence` into the dead-letter table with the collector's reason (a
+    /// permanent rejection) and counts them as acknowledged, so sync goes on with the next ones.
+    public func deadLetter(through sequence: Int64, reason: String) throws(SpoolError) {
+        try ensureOpen()
+        do {
+            try database.write { db in
+                let acknowledged = try Int64.fetchOne(db, sql: "SELECT value FROM counters WHERE name = 'acknowledged'") ?? 0
+                try db.execute(sql: """
+                    INSERT OR REPLACE INTO dead_letter(seq, epoch, wall, kind, body, reason, at)
+                    SELECT seq, epoch, wall, kind, body, ?, ? FROM records WHERE seq > ? AND seq <= ?
+                    """, arguments: [reason, Date().timeIntervalSince1970, acknowledged, sequence])
+                try db.execute(sql: "UPDATE counters SET value = value + ? WHERE name = 'dead_letter'", arguments: [db.changesCount])
+                try db.execute(sql: "UPDATE counters SET value = MAX(value, ?) WHERE name = 'acknowledged'", arguments: [sequence])
+            }
+        } catch {
+            throw SpoolError(.corrupt, "Recording the dead letters in \(path) failed: \(error)")
+        }
+    }
+
     public func status() throws(SpoolError) -> Status {
         try ensureOpen()
         do {
@@ -397,7 +418,8 @@ public final class Spool: @unchecked Sendable {
                 return Status(deviceID: deviceID, epoch: epoch, records: row?["n"] ?? 0, backlog: backlog, bytes: try Self.storedBytes(db),
                               oldest: row?["lo"], newest: row?["hi"], committedSequence: try counter("sequence"),
                               acknowledgedSequence: acknowledged, dropped: try counter("dropped") + waitingDrops, corrupt: try counter("corrupt"),
-                              lastSync: try Double.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'last_sync'"))
+                              lastSync: try Double.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'last_sync'"),
+                              deadLetter: try counter("dead_letter"))
             }
         } catch {
             throw SpoolError(.corrupt, "Reading the status of \(path) failed: \(error)")
@@ -437,6 +459,13 @@ public final class Spool: @unchecked Sendable {
                 CREATE TRIGGER records_bytes_delete AFTER DELETE ON records BEGIN
                     UPDATE counters SET value = value - OLD.bytes WHERE name = 'bytes';
                 END;
+                """)
+        }
+        migrator.registerMigration("v3: dead letters") { db in
+            try db.execute(sql: """
+                CREATE TABLE dead_letter (seq INTEGER PRIMARY KEY, epoch INTEGER NOT NULL, wall REAL NOT NULL, kind TEXT NOT NULL,
+                                          body BLOB NOT NULL, reason TEXT NOT NULL, at REAL NOT NULL);
+                INSERT OR IGNORE INTO counters(name, value) VALUES ('dead_letter', 0);
                 """)
         }
         try migrator.migrate(queue)
