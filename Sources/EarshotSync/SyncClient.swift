@@ -27,6 +27,7 @@ public final class SyncClient: @unchecked Sendable {
         public var jsonBytes = 0
         public var deadLettered = 0
         public var acknowledged: Int64 = 0
+        public init() {}
     }
 
     public let spool: Spool

@@ -13,6 +13,6 @@ struct Earshot: AsyncParsableCommand {
         80 model does not match its bundle's hash.
         """,
         version: "0.1.0",
-        subcommands: [Devices.self, Record.self, Info.self, ModelCommand.self, Classify.self, Features.self, VAD.self, Transcribe.self, Run.self, Serve.self, Models.self, Config.self, SpoolCommand.self, Logs.self, Label.self, Review.self]
+        subcommands: [Devices.self, Record.self, Info.self, ModelCommand.self, Classify.self, Features.self, VAD.self, Transcribe.self, Run.self, Serve.self, Models.self, Config.self, SpoolCommand.self, Logs.self, Label.self, Review.self, Sync.self]
     )
 }

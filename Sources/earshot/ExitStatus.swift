@@ -15,7 +15,8 @@ enum ExitStatus: Int32, CaseIterable {
     case software = 70         // EX_SOFTWARE
     case cannotCreate = 73     // EX_CANTCREAT
     case ioError = 74          // EX_IOERR
-    case deviceBusy = 75       // EX_TEMPFAIL: try again when the other program lets go
+    case deviceBusy = 75       // EX_TEMPFAIL: try again when the other program lets go (or the collector is back)
+    static let tempFailure = ExitStatus.deviceBusy
     case permission = 77       // EX_NOPERM
     case unsupportedFormat = 79
     case integrityFailure = 80 // a bundle's model does not match its manifest's hash
