@@ -34,6 +34,9 @@ public struct RuntimeSettings: Sendable, Codable, Equatable {
     public var webhook: String?
     public var webhookToken: String?
     public var spool: String?
+    public var keepAudio: Double?
+    public var keepAudioMB: Double?
+    public var keepAudioDays: Double?
 
     public init() {}
 
@@ -155,6 +158,9 @@ public struct RuntimeSettings: Sendable, Codable, Equatable {
         text("sinks.webhook", "EARSHOT_WEBHOOK", \.webhook, check: urlCheck),
         text("sinks.webhook_token", "EARSHOT_WEBHOOK_TOKEN", \.webhookToken),
         text("spool.directory", "EARSHOT_SPOOL", \.spool),
+        number("spool.keep_audio", "EARSHOT_KEEP_AUDIO", \.keepAudio, 0...1),
+        number("spool.keep_audio_mb", "EARSHOT_KEEP_AUDIO_MB", \.keepAudioMB, 1...1_000_000),
+        number("spool.keep_audio_days", "EARSHOT_KEEP_AUDIO_DAYS", \.keepAudioDays, 0.001...3_650),
     ]
 
     /// Every config-file key, for error messages and docs.

@@ -40,6 +40,8 @@ public struct Decision: Sendable, Codable {
     public var canary: Bool?
     /// The shadow candidate's answer on this utterance: logged here, never returned as `text`.
     public var shadow: ShadowAnswer?
+    /// The kept audio of this utterance (relative to the spool directory), when it was in the sampled share.
+    public var audio: String?
 
     public struct ShadowAnswer: Sendable, Codable {
         public var model: String
@@ -110,6 +112,6 @@ public struct Decision: Sendable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case id, start, end, text, confidence, source, offline, automation, latencyMs = "latency_ms", accepted
-        case topK = "top_k", words, models, automationLevel = "automation_level", stages, input, local, cloud, canary, shadow
+        case topK = "top_k", words, models, automationLevel = "automation_level", stages, input, local, cloud, canary, shadow, audio
     }
 }

@@ -15,6 +15,8 @@ public final class EdgePipeline: @unchecked Sendable {
         public var queueCapacity = 8
         /// For sources that can wait (files): hold the reader instead of dropping utterances.
         public var waitWhenFull = false
+        /// Keeps a sample of utterance audio (off when nil, the default).
+        public var audioKeeper: AudioKeeper?
         /// Identifies this run in decision ids.
         public var runID = String(UInt64.random(in: 0..<(1 << 40)), radix: 36)
         public init() {}
@@ -261,7 +263,7 @@ public final class EdgePipeline: @unchecked Sendable {
         stages.cloudMs = routed.cloud?.milliseconds ?? 0
         var models = ["active": snapshot.active.id, "answered": serving.id]
         if let candidate { models["candidate"] = candidate.id }
-        let decision = Decision(
+        var decision = Decision(
             id: id, start: Double(u.speechStart) / 16_000, end: Double(u.speechEnd) / 16_000,
             text: routed.text, confidence: routed.confidence.rounded(toPlaces: 6), source: routed.source, offline: routed.offline,
             automation: automation,
@@ -281,6 +283,9 @@ public final class EdgePipeline: @unchecked Sendable {
         counters.recognitionSeconds += Self.seconds(recognized - started)
         if shadowAnswer != nil { counters.shadow += 1 }
         lock.unlock()
+        if let keeper = configuration.audioKeeper {
+            decision.audio = keeper.keep(id: id, samples: job.window[max(0, speechStart - margin)..<min(job.window.count, speechEnd + margin)])
+        }
         if let metrics {
             metrics.observe("earshot_decision_latency_seconds", decision.latencyMs / 1_000)
             metrics.observe("earshot_stage_seconds", stages.queueMs / 1_000, labels: ["stage": "queue"])

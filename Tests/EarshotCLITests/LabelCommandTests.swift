@@ -1,3 +1,4 @@
+import EarshotAudio
 import EarshotTestSupport
 import Foundation
 import Testing
@@ -34,5 +35,29 @@ struct LabelCommandTests {
         #expect(labels.map { $0["verdict"] as? String ?? "" } == ["confirmation", "correction", "confirmation", "correction"])
         let again = try Programs.earshot(["review", "--spool", spool], stdin: Data())
         #expect(again.stdout.contains("reviewed 0"))
+        // Privacy by default: no audio was kept.
+        #expect(!FileManager.default.fileExists(atPath: spool + "/audio") && !run.stdout.contains("\"audio\""))
+    }
+
+    /// With --keep-audio 1 every utterance's audio is kept as FLAC beside the spool, named in its decision.
+    @Test func keptAudioIsNamedInTheDecisionAndListedInTheStatus() throws {
+        let directory = Fixtures.temporaryDirectory("cli-keep-audio")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let spool = directory + "/spool"
+        let path = try TranscribeCommandTests.recording(["stop", "seven"], in: directory)
+        let run = try Programs.earshot(["run", "--audio", path, "--spool", spool, "--keep-audio", "1"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let decisions = run.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let files = decisions.compactMap { $0["audio"] as? String }
+        #expect(files.count == 2)
+        for (file, d) in zip(files, decisions) {
+            let info = try AudioFileReader(path: spool + "/" + file).info
+            let speech = (d["end"] as? Double ?? 0) - (d["start"] as? Double ?? 0)
+            #expect(info.sampleRate == 16_000 && info.duration >= speech && info.duration <= speech + 0.51, "\(file): \(info.duration) s for \(speech) s")
+        }
+        let status = try Programs.earshot(["spool", "status", "--spool", spool, "--json"])
+        let object = try #require(try JSONSerialization.jsonObject(with: status.stdoutData) as? [String: Any])
+        #expect((object["audio"] as? [String: Any])?["files"] as? Int == 2)
+        #expect(try Programs.earshot(["run", "--audio", path, "--keep-audio", "0.5"]).status == 64)     // needs a spool
     }
 }

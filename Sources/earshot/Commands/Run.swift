@@ -61,6 +61,9 @@ extension Earshot {
         @Option(help: "Utterances that may wait for the recogniser before the oldest is dropped (default 8).") var queue: Int?
         @Option(help: "Serve Prometheus /metrics and /healthz on this local port (0: any free port, reported on stderr).") var metricsPort: Int?
         @Option(help: "Address for --metrics-port (default 127.0.0.1).") var metricsHost: String?
+        @Option(help: "Keep this share (0…1) of utterances' audio as FLAC in the spool's audio/ for retraining (default 0: none; needs --spool).") var keepAudio: Double?
+        @Option(help: "Most megabytes of kept audio; the oldest files go first (default 100).") var keepAudioMb: Double?
+        @Option(help: "Days kept audio is retained (default 30).") var keepAudioDays: Double?
         @Option(help: ArgumentHelp("Also publish each decision line to every client of this UNIX socket.", valueName: "path")) var socket: String?
         @Option(help: ArgumentHelp("Also POST each decision (JSON) to this URL, off the pipeline's thread.", valueName: "url")) var webhook: String?
         @Option(help: ArgumentHelp("Bearer token for --webhook (default: $EARSHOT_WEBHOOK_TOKEN).", valueName: "token")) var webhookToken: String?
@@ -81,6 +84,7 @@ extension Earshot {
             s.cloudConfidence = cloudConfidence; s.breakerFailures = breakerFailures; s.breakerBackoff = breakerBackoff
             s.metricsPort = metricsPort; s.metricsHost = metricsHost
             s.socket = socket; s.webhook = webhook; s.webhookToken = webhookToken; s.spool = spool
+            s.keepAudio = keepAudio; s.keepAudioMB = keepAudioMb; s.keepAudioDays = keepAudioDays
             return s
         }
 
@@ -99,7 +103,8 @@ extension Earshot {
                          "cloud.model": "--cloud-model", "cloud.format": "--cloud-format", "cloud.timeout_ms": "--cloud-timeout-ms",
                          "cloud.budget_ms": "--budget-ms", "cloud.ask_below": "--ask-below", "cloud.assumed_confidence": "--cloud-confidence",
                          "cloud.breaker_failures": "--breaker-failures", "cloud.breaker_backoff_s": "--breaker-backoff",
-                         "metrics.port": "--metrics-port", "metrics.host": "--metrics-host", "sinks.webhook": "--webhook"]
+                         "metrics.port": "--metrics-port", "metrics.host": "--metrics-host", "sinks.webhook": "--webhook",
+                         "spool.keep_audio": "--keep-audio", "spool.keep_audio_mb": "--keep-audio-mb", "spool.keep_audio_days": "--keep-audio-days"]
             guard let colon = problem.firstIndex(of: ":"), let flag = names[String(problem[..<colon])] else { return problem }
             return flag + problem[colon...]
         }
@@ -118,6 +123,7 @@ extension Earshot {
             let merged = file.overlaid(by: fromEnvironment).overlaid(by: flagSettings)
             var errors = merged.problems()
             if merged.policy.map({ $0 != "local-only" }) ?? false, merged.cloudURL == nil { errors.append("cloud.policy: \(merged.policy!) needs cloud.url (--cloud-url)") }
+            if (merged.keepAudio ?? 0) > 0 && merged.spool == nil { errors.append("spool.keep_audio: keeping audio needs a spool (--spool)") }
             if let a = merged.acceptAt, let c = merged.confirmAt, c > a { errors.append("automation.confirm_at: \(c) is above accept_at \(a)") }
             guard errors.isEmpty else { throw fail(errors.joined(separator: "\n"), .usage) }
             guard audio != nil || stdin || merged.device != nil else { throw fail("Give an input: --device (or input.device), --audio or --stdin.", .usage) }
@@ -165,6 +171,10 @@ extension Earshot {
                 configuration.endpointer.onThreshold = detector.manifest.acceptThreshold
                 configuration.endpointer.offThreshold = configuration.endpointer.onThreshold * 0.7
                 configuration.queueCapacity = s.queue ?? 8
+                if let directory = s.spool, let share = s.keepAudio, share > 0 {
+                    configuration.audioKeeper = AudioKeeper(directory: directory + "/audio", policy: .init(
+                        share: share, maximumBytes: Int64((s.keepAudioMB ?? 100) * 1_048_576), retentionDays: s.keepAudioDays ?? 30))
+                }
                 // Files and pipes can wait for the model; a live microphone cannot, so its backlog is dropped and counted.
                 configuration.waitWhenFull = audio != nil || stdin || (s.lossless ?? false)
                 let socketSink: SocketPublisher?

@@ -1,4 +1,5 @@
 import ArgumentParser
+import EarshotEdge
 import EarshotSpool
 import Foundation
 
@@ -84,17 +85,29 @@ extension Earshot.SpoolCommand {
             defer { spool.close() }
             let s: Spool.Status
             do { s = try spool.status() } catch { throw fail(error.message, .corruptInput) }
+            let audio = AudioKeeper.inventory(of: spool.configuration.directory + "/audio")
             if json {
+                struct Report: Encodable {
+                    var status: Spool.Status
+                    var audio: AudioKeeper.Inventory
+                    func encode(to encoder: any Encoder) throws {
+                        try status.encode(to: encoder)
+                        var c = encoder.container(keyedBy: Key.self)
+                        try c.encode(audio, forKey: .audio)
+                    }
+                    enum Key: String, CodingKey { case audio }
+                }
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys]
-                print(String(decoding: try encoder.encode(s), as: UTF8.self))
+                print(String(decoding: try encoder.encode(Report(status: s, audio: audio)), as: UTF8.self))
                 return
             }
             let f = ISO8601DateFormatter()
             print("spool \(spool.path)  device \(s.deviceID)  epoch \(s.epoch)")
             print("records \(s.records) (\(s.bytes) bytes), backlog \(s.backlog), committed through \(s.committedSequence), acknowledged through \(s.acknowledgedSequence)")
             print("oldest \(s.oldest.map { f.string(from: Date(timeIntervalSince1970: $0)) } ?? "-"), newest \(s.newest.map { f.string(from: Date(timeIntervalSince1970: $0)) } ?? "-")")
-            print("dropped \(s.dropped), corrupt databases quarantined \(s.corrupt), last sync \(s.lastSync.map { f.string(from: Date(timeIntervalSince1970: $0)) } ?? "never")")
+            print("dropped \(s.dropped), corrupt databases quarantined \(s.corrupt), dead letters \(s.deadLetter), last sync \(s.lastSync.map { f.string(from: Date(timeIntervalSince1970: $0)) } ?? "never")")
+            print("audio kept: \(audio.files) files, \(audio.bytes) bytes, oldest \(audio.oldest.map { f.string(from: Date(timeIntervalSince1970: $0)) } ?? "-")")
         }
     }
 
