@@ -283,7 +283,7 @@ public final class Spool: @unchecked Sendable {
         try? database.write { db in
             let acknowledged = try Int64.fetchOne(db, sql: "SELECT value FROM counters WHERE name = 'acknowledged'") ?? 0
             let cutoff = Date().timeIntervalSince1970 - c.maximumAge
-            try dropUnacknowledged(db, where: "wall < ?", [cutoff], acknowledged: acknowledged)
+            try rollUp(db, where: "seq > ? AND wall < ?", [acknowledged, cutoff])
             try db.execute(sql: "DELETE FROM records WHERE wall < ?", arguments: [cutoff])
             var bytes = try Self.storedBytes(db)
             var free = Self.freeBytes(c.directory)
@@ -297,21 +297,44 @@ public final class Spool: @unchecked Sendable {
                 let rows = try Row.fetchAll(db, sql: "SELECT seq, bytes, wall FROM records ORDER BY seq LIMIT 256")
                 guard !rows.isEmpty else { break }
                 var last: Int64 = 0
-                var hours: [Int64: Int64] = [:]
                 for row in rows where excess > 0 {
                     last = row["seq"]; excess -= row["bytes"] as Int64
-                    hours[Int64((row["wall"] as Double) / 3_600), default: 0] += 1
                 }
+                try rollUp(db, where: "seq <= ?", [last])
                 try db.execute(sql: "DELETE FROM records WHERE seq <= ?", arguments: [last])
-                for (hour, n) in hours { try Self.countDrops(db, n, hour: hour) }
             }
         }
     }
 
-    private func dropUnacknowledged(_ db: Database, where clause: String, _ arguments: StatementArguments, acknowledged: Int64) throws {
-        let rows = try Row.fetchAll(db, sql: "SELECT CAST(wall / 3600 AS INTEGER) AS hour, COUNT(*) AS n FROM records WHERE seq > ? AND \(clause) GROUP BY hour",
-                                    arguments: [acknowledged] + arguments)
+    /// Before unacknowledged records are dropped, what they said is kept per hour and kind: how many, the sum of
+    /// confidence, null results (not a command), decision latency and speech level, so monitoring still sees the
+    /// hour the detail was lost for. Then they are counted as dropped.
+    private func rollUp(_ db: Database, where clause: String, _ arguments: StatementArguments) throws {
+        try db.execute(sql: """
+            INSERT INTO hourly_rollup(hour, kind, records, confidence_sum, null_results, latency_ms_sum, rms_dbfs_sum)
+            SELECT CAST(wall / 3600 AS INTEGER), kind, COUNT(*),
+                   COALESCE(SUM(json_extract(CAST(body AS TEXT), '$.decision.confidence')), 0),
+                   COALESCE(SUM(json_extract(CAST(body AS TEXT), '$.decision.automation') = 'reject'), 0),
+                   COALESCE(SUM(json_extract(CAST(body AS TEXT), '$.decision.latency_ms')), 0),
+                   COALESCE(SUM(json_extract(CAST(body AS TEXT), '$.decision.input.rms_dbfs')), 0)
+            FROM records WHERE \(clause) GROUP BY 1, 2
+            ON CONFLICT(hour, kind) DO UPDATE SET records = records + excluded.records,
+                confidence_sum = confidence_sum + excluded.confidence_sum, null_results = null_results + excluded.null_results,
+                latency_ms_sum = latency_ms_sum + excluded.latency_ms_sum, rms_dbfs_sum = rms_dbfs_sum + excluded.rms_dbfs_sum
+            """, arguments: arguments)
+        let rows = try Row.fetchAll(db, sql: "SELECT CAST(wall / 3600 AS INTEGER) AS hour, COUNT(*) AS n FROM records WHERE \(clause) GROUP BY hour",
+                                    arguments: arguments)
         for row in rows { try Self.countDrops(db, row["n"], hour: row["hour"]) }
+    }
+
+    /// The hourly roll-ups of dropped records, oldest hour first.
+    public func rollups() throws(SpoolError) -> [HourlyRollup] {
+        try reading { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM hourly_rollup ORDER BY hour, kind").map {
+                HourlyRollup(hour: $0["hour"], kind: $0["kind"], records: $0["records"], confidenceSum: $0["confidence_sum"],
+                             nullResults: $0["null_results"], latencyMsSum: $0["latency_ms_sum"], rmsDBFSSum: $0["rms_dbfs_sum"])
+            }
+        }
     }
 
     // MARK: Reading
@@ -468,6 +491,13 @@ public final class Spool: @unchecked Sendable {
                 INSERT OR IGNORE INTO counters(name, value) VALUES ('dead_letter', 0);
                 """)
         }
+        migrator.registerMigration("v4: hourly roll-ups of dropped records") { db in
+            try db.execute(sql: """
+                CREATE TABLE hourly_rollup (hour INTEGER NOT NULL, kind TEXT NOT NULL, records INTEGER NOT NULL, confidence_sum REAL NOT NULL,
+                                            null_results INTEGER NOT NULL, latency_ms_sum REAL NOT NULL, rms_dbfs_sum REAL NOT NULL,
+                                            PRIMARY KEY (hour, kind));
+                """)
+        }
         try migrator.migrate(queue)
         return queue
     }
@@ -517,6 +547,18 @@ public final class Spool: @unchecked Sendable {
         guard statvfs(directory, &s) == 0 else { return .max }
         return Int64(s.f_bavail) * Int64(s.f_frsize)
     }
+}
+
+/// What an hour of dropped records said, in sums (divide by `records` for means).
+public struct HourlyRollup: Sendable, Codable, Equatable {
+    /// Hours since the Unix epoch.
+    public var hour: Int64
+    public var kind: String
+    public var records: Int64
+    public var confidenceSum: Double
+    public var nullResults: Int64
+    public var latencyMsSum: Double
+    public var rmsDBFSSum: Double
 }
 
 /// A spool failure, with a message for people.

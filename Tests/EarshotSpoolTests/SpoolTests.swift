@@ -8,7 +8,8 @@ import Testing
 @Suite("spool")
 struct SpoolTests {
     static func body(_ i: Int, bytes: Int = 200) -> Data {
-        Data(("{\"i\":\(i),\"pad\":\"" + String(repeating: "p", count: bytes) + "\"}").utf8)
+        Data(("{\"i\":\(i),\"decision\":{\"confidence\":0.5,\"automation\":\"reject\",\"latency_ms\":2,\"input\":{\"rms_dbfs\":-30}},\"pad\":\""
+              + String(repeating: "p", count: bytes) + "\"}").utf8)
     }
 
     @Test func recordsCommitInOrderAndPageThroughTheBacklog() throws {
@@ -71,6 +72,12 @@ struct SpoolTests {
         #expect(status.records + status.dropped + 50 == 200, "\(status)")
         let newest = try spool.latest(1).first?.sequence
         #expect(status.committedSequence == 200 && newest == 200)
+        // What the dropped records said survives as hourly sums.
+        let rollups = try spool.rollups()
+        let n = rollups.reduce(0) { $0 + $1.records }
+        #expect(n == status.dropped && rollups.allSatisfy { $0.kind == "decision" })
+        #expect(rollups.reduce(0) { $0 + $1.confidenceSum } == 0.5 * Double(n) && rollups.reduce(0) { $0 + $1.nullResults } == n)
+        #expect(rollups.reduce(0) { $0 + $1.latencyMsSum } == 2 * Double(n) && rollups.reduce(0) { $0 + $1.rmsDBFSSum } == -30 * Double(n))
         spool.close()
     }
 
