@@ -96,8 +96,9 @@ for _ in $(seq 100); do grep -q listening "$work/serve.log" 2>/dev/null && break
 cat "$work/serve.log"
 port=$(grep -o '127.0.0.1:[0-9]*' "$work/serve.log" | cut -d: -f2)
 echo "earshot run --alsa-config $work/asoundrc --device demo_commands --lossless --seconds 12.5 --cloud-url http://127.0.0.1:$port/v1/audio/transcriptions --policy local-first"
+rm -rf "$work/spool"
 "$earshot" run --alsa-config "$work/asoundrc" --device demo_commands --lossless --seconds 12.5 \
-    --cloud-url "http://127.0.0.1:$port/v1/audio/transcriptions" --policy local-first > "$work/routed.jsonl"
+    --cloud-url "http://127.0.0.1:$port/v1/audio/transcriptions" --policy local-first --spool "$work/spool" > "$work/routed.jsonl"
 python3 -c 'import json, sys
 rows = [json.loads(line) for line in open(sys.argv[1])]
 for d in rows:
@@ -110,6 +111,10 @@ by = {s: sum(d["source"] == s for d in rows) for s in ("local", "cloud")}
 print("  summary: %d decisions, %d local, %d cloud, %d offline; latency median %.1f ms, max %.1f ms" % (
     len(rows), by["local"], by["cloud"], sum(d["offline"] for d in rows), latencies[len(latencies) // 2], latencies[-1]))' "$work/routed.jsonl"
 curl -s "http://127.0.0.1:$port/metrics" | grep -E '^earshot_serve_(requests_total|audio_seconds_total|real_time_factor_(sum|count))' | sed 's/^/  /'
+
+step "earshot spool status and earshot logs: the same decisions in the durable offline log ($work/spool)"
+"$earshot" spool status --spool "$work/spool"
+"$earshot" logs --spool "$work/spool" -n 3
 
 step "earshot transcribe $work/goforward.wav --grammar Demo/audio/goforward.gram (phrase-en, decoding constrained by the grammar)"
 "$earshot" transcribe "$work/goforward.wav" --grammar Demo/audio/goforward.gram --json
