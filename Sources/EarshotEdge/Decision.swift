@@ -42,6 +42,7 @@ public struct Decision: Sendable, Codable {
     public var shadow: ShadowAnswer?
     /// The kept audio of this utterance (relative to the spool directory), when it was in the sampled share.
     public var audio: String?
+    public var software: Software?
 
     public struct ShadowAnswer: Sendable, Codable {
         public var model: String
@@ -97,21 +98,36 @@ public struct Decision: Sendable, Codable {
         enum CodingKeys: String, CodingKey { case queueMs = "queue_ms", recognizeMs = "recognize_ms", cloudMs = "cloud_ms" }
     }
 
-    /// The utterance's audio as the pipeline heard it.
+    /// The utterance's audio as the pipeline heard it: levels of the speech; noise floor, SNR and DC offset of the
+    /// whole window the model saw (speech and its context); the speech's spectral shape (a new microphone shows there).
     public struct InputStatistics: Sendable, Codable {
         public var durationS: Double
         public var rmsDBFS: Double
         public var peakDBFS: Double
         public var clippedPercent: Double
         public var speechRatio: Double
+        public var dcOffset: Double?
+        public var noiseFloorDBFS: Double?
+        public var snrDB: Double?
+        public var spectralCentroidHz: Double?
+        public var spectralTiltDBPerOctave: Double?
         enum CodingKeys: String, CodingKey {
             case durationS = "duration_s", rmsDBFS = "rms_dbfs", peakDBFS = "peak_dbfs", clippedPercent = "clipped_percent"
-            case speechRatio = "speech_ratio"
+            case speechRatio = "speech_ratio", dcOffset = "dc_offset", noiseFloorDBFS = "noise_floor_dbfs", snrDB = "snr_db"
+            case spectralCentroidHz = "spectral_centroid_hz", spectralTiltDBPerOctave = "spectral_tilt_db_per_octave"
         }
+    }
+
+    /// The process when the decision was made.
+    public struct Software: Sendable, Codable {
+        public var queueDepth: Int
+        public var droppedUtterances: Int
+        public var residentMB: Double
+        enum CodingKeys: String, CodingKey { case queueDepth = "queue_depth", droppedUtterances = "dropped_utterances", residentMB = "rss_mb" }
     }
 
     enum CodingKeys: String, CodingKey {
         case id, start, end, text, confidence, source, offline, automation, latencyMs = "latency_ms", accepted
-        case topK = "top_k", words, models, automationLevel = "automation_level", stages, input, local, cloud, canary, shadow, audio
+        case topK = "top_k", words, models, automationLevel = "automation_level", stages, input, local, cloud, canary, shadow, audio, software
     }
 }

@@ -283,6 +283,8 @@ public final class EdgePipeline: @unchecked Sendable {
         counters.recognitionSeconds += Self.seconds(recognized - started)
         if shadowAnswer != nil { counters.shadow += 1 }
         lock.unlock()
+        decision.software = .init(queueDepth: queue.depth, droppedUtterances: queue.dropped,
+                                  residentMB: (Double(MetricsRegistry.residentBytes()) / 1_048_576).rounded(toPlaces: 1))
         if let keeper = configuration.audioKeeper {
             decision.audio = keeper.keep(id: id, samples: job.window[max(0, speechStart - margin)..<min(job.window.count, speechEnd + margin)])
         }
@@ -307,12 +309,20 @@ public final class EdgePipeline: @unchecked Sendable {
     /// a full-scale square wave, as `earshot info` reports them).
     static func statistics(_ window: [Int16], speechStart: Int, speechEnd: Int, ratio: Double) -> Decision.InputStatistics {
         let lo = max(0, min(window.count, speechStart)), hi = max(lo, min(window.count, speechEnd))
-        var analyzer = SignalAnalyzer(sampleRate: 16_000, channels: 1)
-        let samples = window[lo..<hi].map { Float($0) / 32_768 }
-        samples.withUnsafeBufferPointer { if let base = $0.baseAddress { analyzer.add(base, frames: $0.count) } }
-        let s = analyzer.result()
+        func analyse(_ part: ArraySlice<Int16>) -> SignalStatistics {
+            var analyzer = SignalAnalyzer(sampleRate: 16_000, channels: 1)
+            let samples = part.map { Float($0) / 32_768 }
+            samples.withUnsafeBufferPointer { if let base = $0.baseAddress { analyzer.add(base, frames: $0.count) } }
+            return analyzer.result()
+        }
+        let s = analyse(window[lo..<hi]), whole = analyse(window[...])
+        let shape = SpectralShape.of(window[lo..<hi])
+        func finite(_ v: Double, _ places: Int) -> Double? { v.isFinite ? v.rounded(toPlaces: places) : nil }
         return .init(durationS: Double(hi - lo) / 16_000, rmsDBFS: s.rmsDBFS.rounded(toPlaces: 2), peakDBFS: s.peakDBFS.rounded(toPlaces: 2),
-                     clippedPercent: s.clippedPercent.rounded(toPlaces: 3), speechRatio: ratio.rounded(toPlaces: 3))
+                     clippedPercent: s.clippedPercent.rounded(toPlaces: 3), speechRatio: ratio.rounded(toPlaces: 3),
+                     dcOffset: finite(whole.dcOffset, 5), noiseFloorDBFS: finite(whole.noiseFloorDBFS, 2), snrDB: finite(whole.snrDB, 2),
+                     spectralCentroidHz: shape.map { $0.centroidHz.rounded(toPlaces: 1) },
+                     spectralTiltDBPerOctave: shape.flatMap { finite($0.tiltDBPerOctave, 2) })
     }
 }
 

@@ -68,6 +68,10 @@ struct EdgePipelineTests {
             #expect(d.source == "local" && !d.offline && d.models["active"]?.hasPrefix("command-en@") == true)
             #expect(d.latencyMs >= d.stages.recognizeMs && d.stages.recognizeMs > 0)
             #expect(d.input.rmsDBFS < -10 && d.input.rmsDBFS > -60 && d.input.durationS > 0.1)
+            // The words sit in faint noise: a high SNR, a floor well under the speech, a speech-like spectrum.
+            #expect((d.input.snrDB ?? 0) > 20 && (d.input.noiseFloorDBFS ?? 0) < d.input.rmsDBFS - 20, "\(d.input)")
+            #expect((200...3_000).contains(d.input.spectralCentroidHz ?? 0) && (d.input.spectralTiltDBPerOctave ?? 0) < 0, "\(d.input)")
+            #expect((d.software?.residentMB ?? 0) > 1 && d.software?.droppedUtterances == 0)
             #expect(d.automation == (d.confidence >= 0.9 ? .accept : d.confidence >= 0.5 ? .confirm : .reject))
         }
         let counters = pipeline.snapshot
