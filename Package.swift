@@ -70,7 +70,7 @@ let package = Package(
         ),
 
         // Tests.
-        .target(name: "EarshotTestSupport", dependencies: ["EarshotAudio"], path: "Tests/EarshotTestSupport",
+        .target(name: "EarshotTestSupport", dependencies: ["EarshotAudio", "EarshotMonitoring"], path: "Tests/EarshotTestSupport",
                 swiftSettings: swiftSettings),
         .testTarget(name: "EarshotDSPTests", dependencies: ["EarshotDSP", "EarshotAudio", "EarshotTestSupport"],
                     resources: [.copy("Vectors")], swiftSettings: swiftSettings),

@@ -55,8 +55,9 @@ public struct SpectralShape: Sendable, Hashable, Codable {
         return SpectralShape(centroidHz: weighted / total, tiltDBPerOctave: sxx > 0 ? sxy / sxx : 0)
     }
 
-    /// In-place iterative radix-2 FFT (size a power of two).
-    static func fft(_ re: inout [Double], _ im: inout [Double]) {
+    /// In-place iterative radix-2 complex FFT (size a power of two). Double precision: for measurements, not the
+    /// fixed-point frontend.
+    public static func fft(_ re: inout [Double], _ im: inout [Double]) {
         let n = re.count
         var j = 0
         for i in 1..<n {

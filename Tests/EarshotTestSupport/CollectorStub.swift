@@ -5,20 +5,10 @@ import FoundationNetworking
 #endif
 
 /// scripts/test/collector_stub.py as a running process on 127.0.0.1 (the ingest contract of docs/SYNC.md, storing
-/// into a SQLite file so a restarted stub remembers what it stored). Killed when released.
-public final class CollectorStub {
-    public let process = Process()
-    public let port: Int
-
+/// into a SQLite file so a restarted stub remembers what it stored).
+public final class CollectorStub: LoopbackServer {
     public init(database: String, port: Int = 0, token: String = "device-token", mode: String = "normal") throws {
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", Fixtures.packageRoot + "/scripts/test/collector_stub.py", "--db", database, "--port", String(port),
-                             "--token", token, "--mode", mode]
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        self.port = Int(out.firstLine().trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        try super.init(script: "collector_stub.py", arguments: ["--db", database, "--port", String(port), "--token", token, "--mode", mode])
     }
 
     public var url: URL { URL(string: "http://127.0.0.1:\(port)")! }
@@ -36,13 +26,4 @@ public final class CollectorStub {
         for row in rows { out[row["device_id"] as? String ?? ""] = ((row["records"] as? Int) ?? 0, (row["duplicates"] as? Int) ?? 0) }
         return out
     }
-
-    public func kill() {
-        guard !killed else { return }
-        killed = true
-        _ = Glibc.kill(process.processIdentifier, SIGKILL)
-        usleep(250_000)
-    }
-    private var killed = false
-    deinit { kill() }
 }

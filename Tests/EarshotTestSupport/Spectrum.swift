@@ -1,3 +1,4 @@
+import EarshotMonitoring
 import Foundation
 
 /// Spectral measurements for resampler and signal tests: a radix-2 FFT with a Blackman–Harris window.
@@ -19,31 +20,8 @@ public enum Spectrum {
         return power.map { 10 * log10(max($0 / top, 1e-30)) }
     }
 
-    /// In-place iterative radix-2 complex FFT.
-    public static func fft(_ re: inout [Double], _ im: inout [Double]) {
-        let n = re.count
-        var j = 0
-        for i in 1..<n {
-            var bit = n >> 1
-            while j & bit != 0 { j ^= bit; bit >>= 1 }
-            j |= bit
-            if i < j { re.swapAt(i, j); im.swapAt(i, j) }
-        }
-        var length = 2
-        while length <= n {
-            let angle = -2 * Double.pi / Double(length)
-            for start in stride(from: 0, to: n, by: length) {
-                for k in 0..<(length / 2) {
-                    let wr = cos(angle * Double(k)), wi = sin(angle * Double(k))
-                    let a = start + k, b = start + k + length / 2
-                    let tr = re[b] * wr - im[b] * wi, ti = re[b] * wi + im[b] * wr
-                    re[b] = re[a] - tr; im[b] = im[a] - ti
-                    re[a] += tr; im[a] += ti
-                }
-            }
-            length <<= 1
-        }
-    }
+    /// In-place iterative radix-2 complex FFT (the one EarshotMonitoring measures spectral shape with).
+    public static func fft(_ re: inout [Double], _ im: inout [Double]) { SpectralShape.fft(&re, &im) }
 
     /// Frequency in Hz of the strongest bin.
     public static func peakFrequency(_ decibels: [Double], sampleRate: Int) -> Double {

@@ -1,26 +1,21 @@
 public import Foundation
 import Glibc
 
-/// A real OpenAI-compatible transcription server on 127.0.0.1 (scripts/test/transcription_server.py) behaving as the
-/// servers Earshot falls back to do, including the ways they fail. Killed when released.
-public final class TranscriptionServer {
+/// A script in scripts/test/ run as a real server on 127.0.0.1: it prints its port first and exits with its parent.
+/// Killed (SIGKILL) when released.
+public class LoopbackServer {
     public let process = Process()
     public let port: Int
 
-    /// Starts a server in `mode` (see the script), on `port` (0: any free port) answering `text` in mode `say`.
-    public init(_ mode: String, port: Int = 0, text: String? = nil) throws {
+    public init(script: String, arguments: [String]) throws {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", Fixtures.packageRoot + "/scripts/test/transcription_server.py", mode, "--port", String(port)]
-            + (text.map { ["--text", $0] } ?? [])
+        process.arguments = ["python3", Fixtures.packageRoot + "/scripts/test/" + script] + arguments
         let out = Pipe()
         process.standardOutput = out
         process.standardError = FileHandle.nullDevice
         try process.run()
-        // The first line is the port.
-        self.port = Int(out.firstLine().trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        port = Int(out.firstLine().trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
     }
-
-    public var url: URL { URL(string: "http://127.0.0.1:\(port)/v1/audio/transcriptions")! }
 
     /// Kills the launched process; the server (perhaps a child of a launcher shim such as pyenv's) exits within 50 ms
     /// of losing its parent. Then a moment for its socket to close (waitUntilExit can hang in the test runner).
@@ -32,4 +27,15 @@ public final class TranscriptionServer {
     }
     private var killed = false
     deinit { kill() }
+}
+
+/// A real OpenAI-compatible transcription server on 127.0.0.1 (scripts/test/transcription_server.py) behaving as the
+/// servers Earshot falls back to do, including the ways they fail.
+public final class TranscriptionServer: LoopbackServer {
+    /// Starts a server in `mode` (see the script), on `port` (0: any free port) answering `text` in mode `say`.
+    public init(_ mode: String, port: Int = 0, text: String? = nil) throws {
+        try super.init(script: "transcription_server.py", arguments: [mode, "--port", String(port)] + (text.map { ["--text", $0] } ?? []))
+    }
+
+    public var url: URL { URL(string: "http://127.0.0.1:\(port)/v1/audio/transcriptions")! }
 }
