@@ -62,6 +62,27 @@ struct SyncTests {
         #expect(stored.records == 3_200 && stored.duplicates > 0, "\(stored)")    // resent batches were not stored twice
     }
 
+    /// A network that cuts the first three uploads half-way through the body (a proxy between device and collector):
+    /// those attempts fail, nothing half-sent is stored or acknowledged, and the retries deliver everything once.
+    @Test func uploadsCutMidBatchAreSentAgainAndStoredOnce() throws {
+        let directory = Fixtures.temporaryDirectory("sync-proxy")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let spool = try Self.spool(directory, records: 2_500)
+        defer { spool.close() }
+        let collector = try CollectorStub(database: directory + "/collector.sqlite")
+        let proxy = try LoopbackServer(script: "cutting_proxy.py", arguments: ["--target", String(collector.port), "--after", "3000", "--cuts", "3"])
+        let client = SyncClient(spool: spool, collector: URL(string: "http://127.0.0.1:\(proxy.port)")!, token: "device-token")
+        client.timeout = 5
+        var failures = 0, attempts = 0
+        while try spool.status().backlog > 0 && attempts < 10 {
+            attempts += 1
+            do { try client.drain() } catch { failures += 1; #expect(error.kind == .transient, "\(error)") }
+        }
+        #expect(failures == 3)
+        let stored = try #require(try collector.devices()[spool.deviceID])
+        #expect(stored.records == 2_500 && stored.duplicates == 0, "\(stored)")
+    }
+
     @Test func permanentRefusalsGoToTheDeadLetterTable() throws {
         let directory = Fixtures.temporaryDirectory("sync-reject")
         defer { try? FileManager.default.removeItem(atPath: directory) }
