@@ -26,14 +26,24 @@ public struct ServeConfiguration: Sendable {
 /// `model`, `language`, `prompt`, `response_format` json|text|verbose_json, `temperature`), `GET /v1/models`,
 /// `GET /healthz` and Prometheus `GET /metrics`. A bigger box serves as "the cloud" for small ones this way.
 public final class TranscriptionEndpoint: Sendable {
-    public let service: TranscriptionService
+    /// The models served; the first answers requests whose `model` names none of them (OpenAI clients send
+    /// "whisper-1" by default).
+    public let services: [TranscriptionService]
+    public var service: TranscriptionService { services[0] }
     public let configuration: ServeConfiguration
     public let metrics: MetricsRegistry
     /// Recognition is blocking CPU work: it runs here, off the event loops, one recording at a time.
     private let work = DispatchQueue(label: "earshot-serve-recognizer")
 
-    public init(service: TranscriptionService, configuration: ServeConfiguration, metrics: MetricsRegistry = MetricsRegistry()) {
-        self.service = service
+    public convenience init(service: TranscriptionService, configuration: ServeConfiguration, metrics: MetricsRegistry = MetricsRegistry()) {
+        self.init(services: [service], configuration: configuration, metrics: metrics)
+    }
+
+    /// Serves `services` (at least one), chosen per request by the `model` field: a bundle name (`phrase-en`) or
+    /// name@version.
+    public init(services: [TranscriptionService], configuration: ServeConfiguration, metrics: MetricsRegistry = MetricsRegistry()) {
+        precondition(!services.isEmpty, "earshot serve needs a model")
+        self.services = services
         self.configuration = configuration
         self.metrics = metrics
         metrics.declare("earshot_serve_requests_total", .counter, help: "Transcription requests by HTTP status.")
@@ -44,7 +54,7 @@ public final class TranscriptionEndpoint: Sendable {
         metrics.declare("earshot_serve_audio_seconds_total", .counter, help: "Seconds of audio transcribed.")
         metrics.declare("earshot_serve_utterances_total", .counter, help: "Utterances found in transcribed audio.")
         metrics.declare("earshot_model_info", .gauge, help: "The model served (value 1).")
-        metrics.set("earshot_model_info", ["model": service.model, "kind": service.recognizer.manifest.kind], to: 1)
+        for s in services { metrics.set("earshot_model_info", ["model": s.model, "kind": s.recognizer.manifest.kind], to: 1) }
         metrics.collectProcessMetrics()
     }
 
@@ -85,7 +95,8 @@ public final class TranscriptionEndpoint: Sendable {
         let language = form.text("language") ?? "en"
         let name = file.filename ?? "file"
         let maximumSeconds = configuration.maximumSeconds
-        let service = self.service
+        let requested = form.text("model") ?? ""
+        let service = services.first { $0.model == requested || $0.recognizer.manifest.name == requested } ?? services[0]
         let (transcript, recognitionSeconds): (ServiceTranscript, Double) = try await withCheckedThrowingContinuation { continuation in
             work.async { continuation.resume(with: Result { try Self.decodeAndTranscribe(file.body, name: name, maximumSeconds: maximumSeconds, service: service) }) }
         }
@@ -136,15 +147,17 @@ public final class TranscriptionEndpoint: Sendable {
     }
 
     public func health() -> Answer {
-        (try? Self.json(["status": "ok", "model": service.model])) ?? Answer(status: 500, contentType: "text/plain", body: Data())
+        (try? Self.json(["status": "ok", "model": service.model, "models": services.map(\.model)])) ?? Answer(status: 500, contentType: "text/plain", body: Data())
     }
 
     public func models(authorization: String?) -> Answer {
         do {
             try authorize(authorization)
-            let m = service.recognizer.manifest
-            return try Self.json(["object": "list", "data": [["id": m.name, "object": "model", "owned_by": "earshot", "version": m.version,
-                                                              "kind": m.kind]]])
+            let data: [[String: Any]] = services.map { s in
+                let m = s.recognizer.manifest
+                return ["id": m.name, "object": "model", "owned_by": "earshot", "version": m.version, "kind": m.kind]
+            }
+            return try Self.json(["object": "list", "data": data])
         } catch let error as ServeError { return Self.error(error) } catch { return Self.error(ServeError(.internalError, "\(error)")) }
     }
 

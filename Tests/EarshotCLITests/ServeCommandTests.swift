@@ -84,6 +84,22 @@ struct ServeCommandTests {
         #expect(try server.request("/healthz").status == 200)
     }
 
+    /// One serve, two models: the form's `model` field picks one by name; any other name gets the first.
+    @Test func severalModelsAreChosenByTheModelField() throws {
+        let root = Fixtures.packageRoot + "/Models"
+        let server = try ServeProcess(["--model", root + "/command/command-en", "--model", root + "/phrase/phrase-en",
+                                       "--grammar", root + "/phrase/grammars/field.gram"])
+        let audio = try Data(contentsOf: URL(fileURLWithPath: Self.commands))
+        for (asked, answered) in [("phrase-en", "phrase-en@"), ("command-en", "command-en@"), ("whisper-1", "command-en@")] {
+            let r = try Self.post(server, [("model", asked), ("response_format", "verbose_json")], file: audio)
+            #expect(r.status == 200 && (r.object?["model"] as? String)?.hasPrefix(answered) == true, "\(asked): \(r.object?["model"] ?? "-")")
+        }
+        let models = try JSONSerialization.jsonObject(with: try server.request("/v1/models").body) as? [String: Any]
+        #expect((models?["data"] as? [[String: Any]])?.compactMap { $0["id"] as? String } == ["command-en", "phrase-en"])
+        let grammarOnly = try Programs.earshot(["serve", "--port", "0", "--model", root + "/command/command-en", "--grammar", root + "/phrase/grammars/field.gram"])
+        #expect(grammarOnly.status == 64 && grammarOnly.stderr.contains("needs a phrase model"))
+    }
+
     @Test func aTokenGuardsTheAPI() throws {
         let server = try ServeProcess([], environment: ["EARSHOT_SERVE_TOKEN": "sesame"])
         let audio = try Data(contentsOf: URL(fileURLWithPath: Self.commands))

@@ -24,7 +24,8 @@ extension Earshot {
 
         @Option(help: "Port to listen on (0: any free port, reported on stderr).") var port = 8080
         @Option(help: "Address to listen on.") var host = "127.0.0.1"
-        @Option(help: ArgumentHelp("The recognition bundle (default: the shipped command-en, or phrase-en with --grammar).", valueName: "bundle")) var model: String?
+        @Option(help: ArgumentHelp("A recognition bundle to serve; repeat to serve several, chosen per request by the form's model field (default: the shipped command-en, or phrase-en with --grammar). The first answers unknown model names.", valueName: "bundle"))
+        var model: [String] = []
         @Option(help: ArgumentHelp("A JSGF grammar for a phrase model.", valueName: "file.gram")) var grammar: String?
         @Option(help: ArgumentHelp("The VAD bundle (default: the shipped earshot-vad-en).", valueName: "bundle")) var vad: String?
         @Option(help: "Largest upload accepted, in MB.") var maxUploadMb = 25
@@ -37,11 +38,22 @@ extension Earshot {
         }
 
         func run() async throws {
-            let service = try reportingErrors { () throws -> TranscriptionService in
-                let (modelDirectory, vadDirectory) = try ModelLocator.recognitionAndVAD(model: model, grammar: grammar, vad: vad)
-                let graph = try grammar.map { (path) throws -> WordGraph in try WordGraph(grammar: JSGFGrammar(contentsOfFile: path)) }
-                return TranscriptionService(recognizer: try LocalRecognizer(bundle: ModelBundle(directory: modelDirectory), grammar: graph),
-                                            detector: try VoiceActivityDetector(bundle: vadDirectory))
+            let services = try reportingErrors { () throws -> [TranscriptionService] in
+                var services: [TranscriptionService] = []
+                for bundle in model.isEmpty ? [nil] : model.map(Optional.some) {
+                    let (modelDirectory, vadDirectory) = try ModelLocator.recognitionAndVAD(model: bundle, grammar: grammar, vad: vad)
+                    let loaded = try ModelBundle(directory: modelDirectory)
+                    // The grammar goes with phrase models only, so one serve can host a command and a phrase model.
+                    let graph = try grammar.flatMap { (path) throws -> WordGraph? in
+                        loaded.manifest.kind == "phrase" ? try WordGraph(grammar: JSGFGrammar(contentsOfFile: path)) : nil
+                    }
+                    services.append(TranscriptionService(recognizer: try LocalRecognizer(bundle: loaded, grammar: graph),
+                                                         detector: try VoiceActivityDetector(bundle: vadDirectory)))
+                }
+                if grammar != nil && !services.contains(where: { $0.recognizer.manifest.kind == "phrase" }) {
+                    throw RecognizerError(.input, "A grammar needs a phrase model; none of the models served is one.")
+                }
+                return services
             }
             var configuration = ServeConfiguration()
             configuration.host = host
@@ -49,8 +61,8 @@ extension Earshot {
             configuration.maximumUploadBytes = maxUploadMb * 1_024 * 1_024
             configuration.maximumSeconds = maxSeconds
             configuration.token = token ?? ProcessInfo.processInfo.environment["EARSHOT_SERVE_TOKEN"]
-            let endpoint = TranscriptionEndpoint(service: service, configuration: configuration)
-            let address = host, served = service.model
+            let endpoint = TranscriptionEndpoint(services: services, configuration: configuration)
+            let address = host, served = services.map(\.model).joined(separator: ", ")
             do {
                 try await endpoint.run { port in
                     FileHandle.standardError.write(Data("earshot serve: listening on http://\(address):\(port) (model \(served))\n".utf8))
