@@ -12,11 +12,11 @@ Usage: collector_stub.py --db FILE [--port P] [--token T] [--mode normal|cut|rej
 import argparse
 import gzip
 import json
-import os
 import sqlite3
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from loopback import exit_with_parent
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--db", required=True)
@@ -92,14 +92,7 @@ class Handler(BaseHTTPRequestHandler):
         return self.answer(200, {"device_id": device, "epoch": epoch, "acked_seq": acked, "stored": stored, "duplicates": duplicates})
 
 
-def exit_with_parent(parent=os.getppid(), lifetime=300.0):
-    started = time.monotonic()
-    while os.getppid() == parent and time.monotonic() - started < lifetime:
-        time.sleep(0.05)
-    os._exit(0)
-
-
-threading.Thread(target=exit_with_parent, daemon=True).start()
+exit_with_parent(300.0)
 ThreadingHTTPServer.allow_reuse_address = True
 server = ThreadingHTTPServer(("127.0.0.1", ARGS.port), Handler)
 print(server.server_address[1], flush=True)

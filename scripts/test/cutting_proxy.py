@@ -5,10 +5,10 @@ later ones pass through untouched. Prints its port first; exits with its parent.
 Usage: cutting_proxy.py --target PORT [--after BYTES] [--cuts N]
 """
 import argparse
-import os
 import socket
 import threading
-import time
+
+from loopback import exit_with_parent
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--target", type=int, required=True)
@@ -50,14 +50,7 @@ def handle(client):
     threading.Thread(target=pipe, args=(upstream, client), daemon=True).start()
 
 
-def exit_with_parent(parent=os.getppid(), lifetime=300.0):
-    started = time.monotonic()
-    while os.getppid() == parent and time.monotonic() - started < lifetime:
-        time.sleep(0.05)
-    os._exit(0)
-
-
-threading.Thread(target=exit_with_parent, daemon=True).start()
+exit_with_parent(300.0)
 listener = socket.socket()
 listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 listener.bind(("127.0.0.1", 0))

@@ -21,10 +21,10 @@ import argparse
 import email.parser
 import email.policy
 import json
-import os
-import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from loopback import exit_with_parent
 
 parser = argparse.ArgumentParser()
 parser.add_argument("mode", nargs="?", default="verbose")
@@ -104,14 +104,7 @@ class Handler(BaseHTTPRequestHandler):
                                             "segments": [segment], "words": words}))
 
 
-def exit_with_parent(parent=os.getppid(), lifetime=120.0):
-    started = time.monotonic()
-    while os.getppid() == parent and time.monotonic() - started < lifetime:
-        time.sleep(0.05)
-    os._exit(0)
-
-
-threading.Thread(target=exit_with_parent, daemon=True).start()
+exit_with_parent(120.0)
 ThreadingHTTPServer.allow_reuse_address = True
 server = ThreadingHTTPServer(("127.0.0.1", ARGS.port), Handler)
 print(server.server_address[1], flush=True)
