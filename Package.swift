@@ -14,6 +14,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "earshot", targets: ["earshot"]),
+        .executable(name: "earshot-collector", targets: ["earshot-collector"]),
         .library(name: "EarshotAudio", targets: ["EarshotAudio"]),
         .library(name: "EarshotMonitoring", targets: ["EarshotMonitoring"]),
         .library(name: "EarshotDSP", targets: ["EarshotDSP"]),
@@ -23,6 +24,7 @@ let package = Package(
         .library(name: "EarshotBundles", targets: ["EarshotBundles"]),
         .library(name: "EarshotEdge", targets: ["EarshotEdge"]),
         .library(name: "EarshotServer", targets: ["EarshotServer"]),
+        .library(name: "EarshotCollector", targets: ["EarshotCollector"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -31,6 +33,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // C system libraries (Debian -dev packages, found through pkg-config).
@@ -55,6 +58,13 @@ let package = Package(
                 swiftSettings: swiftSettings),
         .target(name: "EarshotSpool", dependencies: [.product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
         .target(name: "EarshotSync", dependencies: ["EarshotSpool", "CZlib"], swiftSettings: swiftSettings),
+        .target(name: "EarshotCollector", dependencies: ["EarshotMonitoring", "CZlib",
+                                                        .product(name: "Hummingbird", package: "hummingbird"),
+                                                        .product(name: "Logging", package: "swift-log"),
+                                                        .product(name: "GRDB", package: "GRDB.swift"),
+                                                        .product(name: "PostgresNIO", package: "postgres-nio"),
+                                                        .product(name: "Crypto", package: "swift-crypto")],
+                swiftSettings: swiftSettings),
         .target(name: "EarshotConfig", dependencies: [.product(name: "Yams", package: "Yams")], swiftSettings: swiftSettings),
         .target(name: "EarshotRecognizer", dependencies: ["EarshotDSP", "EarshotInference", "EarshotBundles"], swiftSettings: swiftSettings),
         .target(name: "EarshotAudio", dependencies: ["CALSA", "CSndFile", "CSampleRate"], swiftSettings: swiftSettings),
@@ -66,6 +76,12 @@ let package = Package(
                 "EarshotAudio", "EarshotMonitoring", "EarshotDSP", "EarshotInference", "EarshotRecognizer", "EarshotBundles", "EarshotVAD", "EarshotEdge", "EarshotServer", "EarshotConfig", "EarshotSpool", "EarshotSync",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Crypto", package: "swift-crypto"),
             ],
+            swiftSettings: swiftSettings
+        ),
+
+        .executableTarget(
+            name: "earshot-collector",
+            dependencies: ["EarshotCollector", "EarshotMonitoring", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings
         ),
 
@@ -87,8 +103,12 @@ let package = Package(
         .testTarget(name: "EarshotServerTests", dependencies: ["EarshotServer", "EarshotEdge", "EarshotTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "EarshotSpoolTests", dependencies: ["EarshotSpool", "EarshotTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "EarshotSyncTests", dependencies: ["EarshotSync", "EarshotSpool", "EarshotTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "EarshotCollectorTests", dependencies: ["EarshotCollector", "EarshotMonitoring", "EarshotSync", "EarshotSpool",
+                                                                  "EarshotTestSupport"],
+                    swiftSettings: swiftSettings),
         .testTarget(name: "EarshotConfigTests", dependencies: ["EarshotConfig"], swiftSettings: swiftSettings),
-        .testTarget(name: "EarshotMonitoringTests", dependencies: ["EarshotMonitoring"], swiftSettings: swiftSettings),
+        .testTarget(name: "EarshotMonitoringTests", dependencies: ["EarshotMonitoring"], resources: [.copy("Vectors")],
+                    swiftSettings: swiftSettings),
         .testTarget(name: "EarshotAudioTests", dependencies: ["EarshotAudio", "EarshotMonitoring", "EarshotTestSupport"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "EarshotCLITests", dependencies: ["earshot", "EarshotAudio", "EarshotEdge", "EarshotTestSupport"],
