@@ -104,7 +104,7 @@ let package = Package(
         .testTarget(name: "EarshotSpoolTests", dependencies: ["EarshotSpool", "EarshotTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "EarshotSyncTests", dependencies: ["EarshotSync", "EarshotSpool", "EarshotTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "EarshotCollectorTests", dependencies: ["EarshotCollector", "EarshotMonitoring", "EarshotSync", "EarshotSpool",
-                                                                  "EarshotTestSupport"],
+                                                                  "EarshotTestSupport", "earshot-collector", "earshot"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "EarshotConfigTests", dependencies: ["EarshotConfig"], swiftSettings: swiftSettings),
         .testTarget(name: "EarshotMonitoringTests", dependencies: ["EarshotMonitoring"], resources: [.copy("Vectors")],

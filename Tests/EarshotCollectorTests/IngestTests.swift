@@ -1,1 +1,208 @@
+@testable import EarshotCollector
+@testable import EarshotSync
+import EarshotTestSupport
+import Foundation
 import Testing
+
+/// The storage engines every behaviour is checked on: one SQLite file, and a real PostgreSQL server
+/// (scripts/test/start-postgres.sh; `$EARSHOT_TEST_POSTGRES` names another), each test in a schema of its own.
+enum Engines {
+    static let all = ["sqlite", "postgres"]
+    static var postgres: String { ProcessInfo.processInfo.environment["EARSHOT_TEST_POSTGRES"] ?? "postgres://earshot:earshot@127.0.0.1:5432/earshot_test" }
+
+    static func url(_ engine: String, directory: String) -> String {
+        engine == "sqlite" ? "sqlite:\(directory)/collector.db"
+            : postgres + "?schema=t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
+    }
+
+    static func open(_ engine: String, directory: String) async throws -> (any CollectorStore, String) {
+        let url = url(engine, directory: directory)
+        do { return (try await openCollectorStore(DatabaseLocation(url)), url) } catch {
+            throw CollectorError(error.status, "\(error.message) (start PostgreSQL with scripts/test/start-postgres.sh)")
+        }
+    }
+}
+
+/// Batches as a device sends them (docs/SYNC.md), with decision records shaped like `earshot run`'s.
+enum Batches {
+    static func record(_ seq: Int, text: String = "stop", rms: Double? = nil) -> [String: Any] {
+        let decision: [String: Any] = [
+            "id": "u-\(seq)", "text": text, "confidence": 0.9, "source": "local", "accepted": true, "latency_ms": 4.5, "offline": false,
+            "models": ["active": "command-en@1.0.0"],
+            "input": ["duration_s": 0.8, "rms_dbfs": rms ?? (-30 - Double(seq % 7)), "peak_dbfs": -6.0, "snr_db": 21.5, "speech_ratio": 0.6,
+                      "spectral_tilt_db_per_octave": -4.2],
+            "local": ["agrees": true],
+        ]
+        return ["seq": seq, "wall": 1_795_800_000.0 + Double(seq), "kind": "decision",
+                "record": ["schema": 1, "boot_id": "boot", "monotonic_ns": seq * 1_000, "decision": decision]]
+    }
+
+    static func json(device: String, epoch: Int = 1, records: [[String: Any]], schema: Int = 1) -> Data {
+        try! JSONSerialization.data(withJSONObject: ["schema": schema, "device_id": device, "epoch": epoch,
+                                                     "counters": ["dropped": 0, "corrupt": 0], "records": records])
+    }
+
+    static func gzip(device: String, epoch: Int = 1, _ seqs: ClosedRange<Int>, text: String = "stop") -> Data {
+        try! SyncClient.gzip(json(device: device, epoch: epoch, records: seqs.map { record($0, text: text) }))
+    }
+}
+
+@Suite("collector ingest")
+struct IngestTests {
+    /// A store, a server over it and one registered device with its token.
+    struct Rig {
+        let store: any CollectorStore
+        let server: CollectorServer
+        let token: String
+        let directory: String
+
+        init(_ engine: String, limits: IngestLimits = IngestLimits()) async throws {
+            directory = Fixtures.temporaryDirectory("collector-\(engine)")
+            store = try await Engines.open(engine, directory: directory).0
+            var configuration = CollectorConfiguration()
+            configuration.limits = limits
+            server = CollectorServer(store: store, configuration: configuration)
+            token = DeviceToken.generate()
+            _ = try await store.addDevice(name: "box-1", tokenHash: DeviceToken.hash(token), deviceID: nil, site: "depot", hardware: "pi4")
+        }
+
+        func send(_ body: Data, token: String? = nil, encoding: String? = "gzip") async -> (Int, [String: Any]) {
+            let answer = await server.ingest(authorization: "Bearer \(token ?? self.token)", encoding: encoding, body: body)
+            return (answer.status, (try? JSONSerialization.jsonObject(with: answer.body)) as? [String: Any] ?? [:])
+        }
+
+        func close() async {
+            await store.close()
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+    }
+
+    @Test(arguments: Engines.all)
+    func eachRecordIsStoredOnceAndAcknowledged(_ engine: String) async throws {
+        let rig = try await Rig(engine)
+        let first = await rig.send(Batches.gzip(device: "dev-a", 1...10))
+        #expect(first.0 == 200 && first.1["acked_seq"] as? Int == 10 && first.1["stored"] as? Int == 10 && first.1["duplicates"] as? Int == 0)
+        #expect(first.1["device_id"] as? String == "dev-a" && first.1["epoch"] as? Int == 1)
+        // The same batch again (its answer was lost): nothing new, the same acknowledgement.
+        let again = await rig.send(Batches.gzip(device: "dev-a", 1...10))
+        #expect(again.0 == 200 && again.1["acked_seq"] as? Int == 10 && again.1["stored"] as? Int == 0 && again.1["duplicates"] as? Int == 10)
+        // Overlapping: only the new half is stored.
+        let overlap = await rig.send(Batches.gzip(device: "dev-a", 6...15))
+        #expect(overlap.1["acked_seq"] as? Int == 15 && overlap.1["stored"] as? Int == 5 && overlap.1["duplicates"] as? Int == 5)
+        // A new epoch (the device's spool started again) is its own sequence space.
+        let epoch2 = await rig.send(Batches.gzip(device: "dev-a", epoch: 2, 1...3))
+        #expect(epoch2.1["acked_seq"] as? Int == 3 && epoch2.1["stored"] as? Int == 3)
+        let device = try #require(try await rig.store.devices().first)
+        #expect(device.name == "box-1" && device.deviceID == "dev-a" && device.records == 18 && device.duplicates == 15 && device.skipped == 0)
+        #expect(device.lastSeen != nil && device.site == "depot")
+        await rig.close()
+    }
+
+    @Test(arguments: Engines.all)
+    func aGapIsAcknowledgedAndCounted(_ engine: String) async throws {
+        let rig = try await Rig(engine)
+        _ = await rig.send(Batches.gzip(device: "dev-a", 1...4))
+        // The device lost 5–9 (its bounds dropped them); the collector stores what came and says how many were skipped.
+        let after = await rig.send(Batches.gzip(device: "dev-a", 10...12))
+        #expect(after.0 == 200 && after.1["acked_seq"] as? Int == 12)
+        #expect(try await rig.store.devices().first?.skipped == 5)
+        await rig.close()
+    }
+
+    @Test(arguments: Engines.all)
+    func tokensAreCheckedAndBoundToOneDevice(_ engine: String) async throws {
+        let rig = try await Rig(engine)
+        let body = Batches.gzip(device: "dev-a", 1...2)
+        let none = await rig.server.ingest(authorization: nil, encoding: "gzip", body: body)
+        #expect(none.status == 401 && String(decoding: none.body, as: UTF8.self).contains("missing bearer token"))
+        #expect(await rig.send(body, token: "esd_not-a-token").0 == 401)
+        #expect(await rig.send(body).0 == 200)
+        // The token is now bound to dev-a: another spool id with it is refused, and nothing of that batch is stored.
+        let other = await rig.send(Batches.gzip(device: "dev-b", 1...2))
+        #expect(other.0 == 403 && (other.1["error"] as? String ?? "").contains("belongs to device box-1"))
+        // A second device cannot claim dev-a's id either.
+        let token2 = DeviceToken.generate()
+        _ = try await rig.store.addDevice(name: "box-2", tokenHash: DeviceToken.hash(token2), deviceID: nil, site: nil, hardware: nil)
+        #expect(await rig.send(Batches.gzip(device: "dev-a", 3...4), token: token2).0 == 403)
+        #expect(try await rig.store.revokeDevice(name: "box-1"))
+        let revoked = await rig.send(Batches.gzip(device: "dev-a", 3...4))
+        #expect(revoked.0 == 401 && (revoked.1["error"] as? String ?? "").contains("revoked"))
+        #expect(try await !rig.store.revokeDevice(name: "nobody"))
+        let devices = try await rig.store.devices()
+        #expect(devices.map(\.records) == [2, 0] && devices[0].revokedAt != nil)
+        await rig.close()
+    }
+
+    @Test(arguments: Engines.all)
+    func badBatchesGetTheirStatusAndStoreNothing(_ engine: String) async throws {
+        var limits = IngestLimits()
+        limits.maximumRecords = 50
+        limits.maximumJSONBytes = 200_000
+        let rig = try await Rig(engine, limits: limits)
+        let cases: [(String, Data, String?, Int, String)] = [
+            ("not gzip", Data("hello".utf8), "gzip", 400, "not valid gzip"),
+            ("truncated gzip", Batches.gzip(device: "dev-a", 1...3).prefix(20), "gzip", 400, "gzip"),
+            ("not JSON", Data("{\"schema\": 1,".utf8), nil, 400, "not JSON"),
+            ("an array", Data("[]".utf8), nil, 400, "JSON object"),
+            ("future schema", Batches.json(device: "dev-a", records: [Batches.record(1)], schema: 2), nil, 409, "schema 2"),
+            ("no records", Batches.json(device: "dev-a", records: []), nil, 400, "empty"),
+            ("too many records", Batches.json(device: "dev-a", records: (1...51).map { Batches.record($0) }), nil, 413, "51 records"),
+            ("descending", Batches.json(device: "dev-a", records: [Batches.record(2), Batches.record(1)]), nil, 400, "ascend"),
+            ("zero seq", Batches.json(device: "dev-a", records: [Batches.record(0)]), nil, 400, "positive"),
+            ("bad device id", Batches.json(device: "has space", records: [Batches.record(1)]), nil, 400, "device_id"),
+            ("unknown encoding", Batches.json(device: "dev-a", records: [Batches.record(1)]), "br", 400, "br"),
+            ("gzip bomb", try SyncClient.gzip(Data(repeating: 0x20, count: 5_000_000)), "gzip", 413, "inflates past"),
+        ]
+        for (name, body, encoding, status, message) in cases {
+            let (got, answer) = await rig.send(body, encoding: encoding)
+            #expect(got == status, "\(name): \(got) \(answer)")
+            #expect((answer["error"] as? String ?? "").contains(message), "\(name): \(answer)")
+        }
+        var record = Batches.record(1)
+        record["wall"] = "yesterday"
+        #expect(await rig.send(Batches.json(device: "dev-a", records: [record]), encoding: nil).0 == 400)
+        #expect(try await rig.store.devices().first?.records == 0)
+        await rig.close()
+    }
+
+    /// A resend must be the record stored before; other content under the same identity is refused whole.
+    @Test(arguments: Engines.all)
+    func aConflictingResendIsRefusedWhole(_ engine: String) async throws {
+        let rig = try await Rig(engine)
+        #expect(await rig.send(Batches.gzip(device: "dev-a", 1...5)).0 == 200)
+        let conflicting = await rig.send(Batches.gzip(device: "dev-a", 4...8, text: "go"))
+        #expect(conflicting.0 == 409 && (conflicting.1["error"] as? String ?? "").contains("new epoch"))
+        let device = try #require(try await rig.store.devices().first)
+        #expect(device.records == 5)          // 6–8 were not stored either: the batch is one transaction
+        await rig.close()
+    }
+
+    @Test(arguments: Engines.all)
+    func decisionColumnsComeBackAsAWindow(_ engine: String) async throws {
+        let rig = try await Rig(engine)
+        let labels = try SyncClient.gzip(Batches.json(device: "dev-a", records: [
+            Batches.record(1, rms: -20), Batches.record(2, rms: -25),
+            ["seq": 3, "wall": 1_795_800_003.0, "kind": "label", "record": ["schema": 1, "utterance_id": "u-1", "verdict": "correction", "label": "go"]],
+            Batches.record(4, text: "", rms: -40),
+        ]))
+        #expect(await rig.send(labels).0 == 200)
+        let window = try await rig.store.window(device: "box-1", model: nil, since: nil, limit: 100)
+        #expect(window.count == 3)
+        #expect(window.numeric["rms_dbfs"] == [-20, -25, -40])
+        #expect(window.categorical["label"] == ["stop", "stop", ""] && window.categorical["null_result"] == ["false", "false", "true"])
+        #expect(window.categorical["model"] == ["command-en@1.0.0", "command-en@1.0.0", "command-en@1.0.0"])
+        let recent = try await rig.store.window(device: nil, model: "command-en@1.0.0", since: 1_795_800_002, limit: 1)
+        #expect(recent.numeric["rms_dbfs"] == [-40])
+        #expect(try await rig.store.window(device: "nobody", model: nil, since: nil, limit: 10).count == 0)
+        await rig.close()
+    }
+
+    @Test func databaseLocationsParse() throws {
+        #expect(try DatabaseLocation("sqlite:/tmp/a.db") == .sqlite(path: "/tmp/a.db"))
+        #expect(try DatabaseLocation("postgres://u:p@db.example:6543/fleet?schema=s1")
+            == .postgres(host: "db.example", port: 6543, user: "u", password: "p", database: "fleet", schema: "s1"))
+        #expect(throws: CollectorError.self) { try DatabaseLocation("mysql://x") }
+        #expect(throws: CollectorError.self) { try DatabaseLocation("sqlite:") }
+        #expect(throws: CollectorError.self) { try DatabaseLocation("postgres://u@h/db?schema=a;drop") }
+    }
+}

@@ -25,6 +25,9 @@ public enum Programs {
     /// Path of the `earshot` binary under test.
     public static var earshot: String { productsDirectory + "/earshot" }
 
+    /// Path of the `earshot-collector` binary under test.
+    public static var collector: String { productsDirectory + "/earshot-collector" }
+
     /// Runs `executable` with `arguments`, feeding `stdin`, and waits (killing it after `timeout` seconds).
     public static func run(_ executable: String, _ arguments: [String], stdin: Data? = nil,
                            environment: [String: String] = [:], timeout: Double = 120) throws -> ProcessResult {

@@ -4,7 +4,8 @@ import Glibc
 import FoundationNetworking
 #endif
 
-/// A running `earshot serve --port 0 …`, its port read from the line it prints when listening. Killed when released.
+/// A running `earshot serve --port 0 …` (or `earshot-collector serve --port 0 …`), its port read from the line it
+/// prints when listening. Killed when released.
 public final class ServeProcess {
     public let process = Process()
     public let port: Int
@@ -12,8 +13,8 @@ public final class ServeProcess {
     /// What the server printed on stderr before it listened.
     public let banner: String
 
-    public init(_ arguments: [String] = [], environment: [String: String] = [:]) throws {
-        process.executableURL = URL(fileURLWithPath: Programs.earshot)
+    public init(_ arguments: [String] = [], environment: [String: String] = [:], program: String = Programs.earshot) throws {
+        process.executableURL = URL(fileURLWithPath: program)
         process.arguments = ["serve", "--port", "0"] + arguments
         var env = ProcessInfo.processInfo.environment
         for (k, v) in environment { env[k] = v }
@@ -25,7 +26,7 @@ public final class ServeProcess {
         guard let range = banner.range(of: #"127\.0\.0\.1:(\d+)"#, options: .regularExpression),
               let port = Int(banner[range].split(separator: ":").last ?? "") else {
             _ = Glibc.kill(process.processIdentifier, SIGKILL)
-            throw ServeProcessError(message: "earshot serve did not start: \(banner)")
+            throw ServeProcessError(message: "\((program as NSString).lastPathComponent) serve did not start: \(banner)")
         }
         self.port = port
     }

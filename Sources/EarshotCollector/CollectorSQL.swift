@@ -1,0 +1,79 @@
+/// The parts of ingest and querying both engines share: the acknowledgement arithmetic, the resend check and the
+/// query texts (placeholders are the only difference).
+enum CollectorSQL {
+    enum Value: Sendable {
+        case text(String), real(Double), integer(Int64)
+    }
+
+    /// Devices with their totals over all epochs.
+    static let deviceList = """
+        SELECT d.name, d.device_id, d.site, d.hardware, d.created_at, d.revoked_at, CAST(COALESCE(SUM(s.stored), 0) AS BIGINT),
+            CAST(COALESCE(SUM(s.duplicates), 0) AS BIGINT), CAST(COALESCE(SUM(s.skipped), 0) AS BIGINT),
+            CAST(COALESCE(MAX(s.dropped), 0) AS BIGINT), CAST(COALESCE(MAX(s.corrupt), 0) AS BIGINT), MAX(s.last_seen)
+        FROM devices d LEFT JOIN streams s ON s.device_id = d.device_id GROUP BY d.name ORDER BY d.name
+        """
+
+    /// A record sent again must be the record stored: the same identity with other content means the device reused
+    /// sequence numbers (a restored image, a reset spool without a new epoch) and nothing of the batch is stored.
+    static func checkResent(_ resent: [IngestRecord], stored: [Int64: String], batch: IngestBatch) throws(CollectorError) {
+        for record in resent where stored[record.sequence] != record.digest {
+            throw .conflict("record \(record.sequence) of device \(batch.deviceID) epoch \(batch.epoch) was stored before with other content; "
+                            + "a device that starts its log again must start a new epoch")
+        }
+    }
+
+    static func digests(_ rows: [(Int64, String)]) -> [Int64: String] {
+        Dictionary(rows, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// The acknowledgement: the highest sequence stored for this device and epoch. Batches ascend and are stored
+    /// whole, so that is the larger of the previous acknowledgement and this batch's last sequence.
+    static func result(_ batch: IngestBatch, prior: Int64?, stored: Int) -> IngestResult {
+        IngestResult(deviceID: batch.deviceID, epoch: batch.epoch, ackedSequence: max(prior ?? 0, batch.records.last!.sequence),
+                     stored: stored, duplicates: batch.records.count - stored)
+    }
+
+    /// Sequences the device never sent because it lost them (bounds, a full disk): a gap before this batch.
+    static func skipped(_ batch: IngestBatch, prior: Int64?) -> Int64 {
+        max(0, batch.records[0].sequence - (prior ?? 0) - 1)
+    }
+
+    /// The most recent decisions, newest first: numeric columns, then model, label, source, then accepted, null_result.
+    static func windowQuery(device: String?, model: String?, since: Double?, limit: Int,
+                            placeholder: (Int) -> String) -> (String, [Value]) {
+        var conditions = ["kind = 'decision'"]
+        var values: [Value] = []
+        func bind(_ value: Value) -> String { values.append(value); return placeholder(values.count) }
+        if let device { conditions.append("device_id = (SELECT device_id FROM devices WHERE name = \(bind(.text(device))))") }
+        if let model { conditions.append("model = \(bind(.text(model)))") }
+        if let since { conditions.append("wall >= \(bind(.real(since)))") }
+        let columns = UtteranceRow.numericColumns + ["model", "label", "source", "accepted", "null_result"]
+        let sql = "SELECT \(columns.joined(separator: ", ")) FROM records WHERE \(conditions.joined(separator: " AND ")) "
+            + "ORDER BY wall DESC LIMIT \(bind(.integer(Int64(limit))))"
+        return (sql, values)
+    }
+
+    /// Gathers window rows (newest first) into columns, oldest first; missing values are left out of their column.
+    struct WindowBuilder {
+        private var numeric = [[Double]](repeating: [], count: UtteranceRow.numericColumns.count)
+        private var text = [[String]](repeating: [], count: 3)
+        private var flags = [[String]](repeating: [], count: 2)
+        private var count = 0
+
+        mutating func add(numeric values: [Double?], text strings: [String?], flags bits: [Int?]) {
+            for (k, v) in values.enumerated() { if let v { numeric[k].append(v) } }
+            for (k, v) in strings.enumerated() { text[k].append(v ?? "") }
+            for (k, v) in bits.enumerated() { if let v { flags[k].append(v == 0 ? "false" : "true") } }
+            count += 1
+        }
+
+        func build() -> UtteranceWindow {
+            var window = UtteranceWindow()
+            window.count = count
+            for (k, name) in UtteranceRow.numericColumns.enumerated() { window.numeric[name] = numeric[k].reversed() }
+            for (k, name) in ["model", "label", "source"].enumerated() { window.categorical[name] = text[k].reversed() }
+            for (k, name) in ["accepted", "null_result"].enumerated() { window.categorical[name] = flags[k].reversed() }
+            return window
+        }
+    }
+}

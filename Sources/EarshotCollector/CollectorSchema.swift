@@ -1,0 +1,39 @@
+/// The collector's tables, written once for both engines: the SQL differs only in type names, so each migration is
+/// rendered for a dialect. Versions only ever grow; an applied migration is never edited (add a new one).
+enum CollectorSchema {
+    enum Dialect { case sqlite, postgres }
+
+    /// The record columns after the identity, in insert order: text, then numbers, then 0/1 flags, then the JSON.
+    static let recordColumns = ["kind", "wall", "received", "digest"] + UtteranceRow.textColumns + UtteranceRow.numericColumns
+        + UtteranceRow.flagColumns + ["body"]
+
+    static func migrations(_ dialect: Dialect) -> [(version: Int, statements: [String])] {
+        let integer = dialect == .sqlite ? "INTEGER" : "BIGINT"
+        let real = dialect == .sqlite ? "REAL" : "DOUBLE PRECISION"
+        let flag = dialect == .sqlite ? "INTEGER" : "SMALLINT"
+        let utterance = UtteranceRow.textColumns.map { "\($0) TEXT" } + UtteranceRow.numericColumns.map { "\($0) \(real)" }
+            + UtteranceRow.flagColumns.map { "\($0) \(flag)" }
+        return [
+            (1, [
+                """
+                CREATE TABLE devices (name TEXT PRIMARY KEY, token_sha256 TEXT NOT NULL UNIQUE, device_id TEXT UNIQUE, site TEXT,
+                    hardware TEXT, created_at \(real) NOT NULL, revoked_at \(real))
+                """,
+                """
+                CREATE TABLE streams (device_id TEXT NOT NULL, epoch \(integer) NOT NULL, acked_seq \(integer) NOT NULL,
+                    stored \(integer) NOT NULL DEFAULT 0, duplicates \(integer) NOT NULL DEFAULT 0, skipped \(integer) NOT NULL DEFAULT 0,
+                    dropped \(integer) NOT NULL DEFAULT 0, corrupt \(integer) NOT NULL DEFAULT 0, first_seen \(real) NOT NULL,
+                    last_seen \(real) NOT NULL, PRIMARY KEY (device_id, epoch))
+                """,
+                """
+                CREATE TABLE records (device_id TEXT NOT NULL, epoch \(integer) NOT NULL, seq \(integer) NOT NULL, kind TEXT NOT NULL,
+                    wall \(real) NOT NULL, received \(real) NOT NULL, digest TEXT NOT NULL, \(utterance.joined(separator: ", ")),
+                    body TEXT NOT NULL, PRIMARY KEY (device_id, epoch, seq))
+                """,
+                "CREATE INDEX records_by_wall ON records (wall)",
+                "CREATE INDEX records_by_device ON records (device_id, wall)",
+                "CREATE INDEX records_by_model ON records (model, wall)",
+            ]),
+        ]
+    }
+}

@@ -1,0 +1,168 @@
+import Foundation
+import GRDB
+
+/// The collector's data in one SQLite file (GRDB over the system SQLite): WAL so readers never wait for the writer,
+/// `synchronous=FULL` so an acknowledged batch survives a power cut, one write transaction per batch.
+final class SQLiteCollectorStore: CollectorStore {
+    private let pool: DatabasePool
+    let path: String
+
+    init(path: String) throws(CollectorError) {
+        self.path = path
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            try db.execute(sql: "PRAGMA foreign_keys = ON")
+        }
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty { try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+        do { pool = try DatabasePool(path: path, configuration: configuration) } catch {
+            throw .storage("cannot open the collector database \(path): \(Self.describe(error))")
+        }
+    }
+
+    static func describe(_ error: any Error) -> String {
+        if let error = error as? DatabaseError { return error.message ?? "\(error)" }
+        return "\(error)"
+    }
+
+    /// Runs `body` in one write transaction; a `CollectorError` thrown inside rolls back and comes out as is.
+    private func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(CollectorError) -> T {
+        do { return try await pool.write(body) } catch let error as CollectorError { throw error } catch {
+            throw .storage("the collector database \(path) failed: \(Self.describe(error))")
+        }
+    }
+
+    private func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(CollectorError) -> T {
+        do { return try await pool.read(body) } catch {
+            throw .storage("the collector database \(path) failed: \(Self.describe(error))")
+        }
+    }
+
+    @discardableResult
+    func migrate() async throws(CollectorError) -> [Int] {
+        try await write { db in
+            try db.execute(sql: "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at REAL NOT NULL)")
+            let applied = Set(try Int.fetchAll(db, sql: "SELECT version FROM schema_migrations"))
+            var now: [Int] = []
+            for migration in CollectorSchema.migrations(.sqlite) where !applied.contains(migration.version) {
+                for statement in migration.statements { try db.execute(sql: statement) }
+                try db.execute(sql: "INSERT INTO schema_migrations VALUES (?, ?)", arguments: [migration.version, Date().timeIntervalSince1970])
+                now.append(migration.version)
+            }
+            return now
+        }
+    }
+
+    func addDevice(name: String, tokenHash: String, deviceID: String?, site: String?, hardware: String?) async throws(CollectorError) -> DeviceEntry {
+        try checkDeviceName(name)
+        let entry = DeviceEntry(name: name, deviceID: deviceID, site: site, hardware: hardware, createdAt: Date().timeIntervalSince1970)
+        return try await write { db in
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM devices WHERE name = ?", arguments: [name]) != nil {
+                throw CollectorError.conflict("a device named \(name) exists already (revoke it, or choose another name)")
+            }
+            if let deviceID, try Bool.fetchOne(db, sql: "SELECT 1 FROM devices WHERE device_id = ?", arguments: [deviceID]) != nil {
+                throw CollectorError.conflict("device id \(deviceID) belongs to another device already")
+            }
+            try db.execute(sql: "INSERT INTO devices (name, token_sha256, device_id, site, hardware, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                           arguments: [name, tokenHash, deviceID, site, hardware, entry.createdAt])
+            return entry
+        }
+    }
+
+    func devices() async throws(CollectorError) -> [DeviceEntry] {
+        try await read { db in
+            try Row.fetchAll(db, sql: CollectorSQL.deviceList).map { row in
+                DeviceEntry(name: row[0], deviceID: row[1], site: row[2], hardware: row[3], createdAt: row[4], revokedAt: row[5], records: row[6],
+                            duplicates: row[7], skipped: row[8], dropped: row[9], corrupt: row[10], lastSeen: row[11])
+            }
+        }
+    }
+
+    func revokeDevice(name: String) async throws(CollectorError) -> Bool {
+        try await write { db in
+            try db.execute(sql: "UPDATE devices SET revoked_at = COALESCE(revoked_at, ?) WHERE name = ?", arguments: [Date().timeIntervalSince1970, name])
+            return db.changesCount > 0
+        }
+    }
+
+    func device(tokenHash: String) async throws(CollectorError) -> DeviceEntry? {
+        try await read { db in
+            try Row.fetchOne(db, sql: "SELECT name, device_id, site, hardware, created_at, revoked_at FROM devices WHERE token_sha256 = ?",
+                             arguments: [tokenHash]).map { row in
+                DeviceEntry(name: row[0], deviceID: row[1], site: row[2], hardware: row[3], createdAt: row[4], revokedAt: row[5])
+            }
+        }
+    }
+
+    func ingest(_ batch: IngestBatch, device: DeviceEntry, receivedAt: Double) async throws(CollectorError) -> IngestResult {
+        try await write { db in
+            if device.deviceID == nil {
+                // First upload: bind the spool's id to this token (one id per device, so another's id is refused).
+                if let owner = try String.fetchOne(db, sql: "SELECT name FROM devices WHERE device_id = ?", arguments: [batch.deviceID]) {
+                    throw CollectorError.forbidden("device id \(batch.deviceID) belongs to device \(owner), not to this token's \(device.name)")
+                }
+                try db.execute(sql: "UPDATE devices SET device_id = ? WHERE name = ? AND device_id IS NULL", arguments: [batch.deviceID, device.name])
+            }
+            let prior = try Int64.fetchOne(db, sql: "SELECT acked_seq FROM streams WHERE device_id = ? AND epoch = ?",
+                                           arguments: [batch.deviceID, batch.epoch])
+            let columns = ["device_id", "epoch", "seq"] + CollectorSchema.recordColumns
+            let insert = try db.cachedStatement(sql: "INSERT INTO records (\(columns.joined(separator: ", "))) VALUES ("
+                                                + Array(repeating: "?", count: columns.count).joined(separator: ", ") + ") ON CONFLICT DO NOTHING")
+            var stored = 0
+            var resent: [IngestRecord] = []
+            for record in batch.records {
+                var values: [(any DatabaseValueConvertible)?] = [batch.deviceID, batch.epoch, record.sequence, record.kind, record.wall, receivedAt, record.digest]
+                values += record.row.textValues.map { $0 }
+                values += record.row.numericValues.map { $0 }
+                values += record.row.flagValues.map { $0.map { $0 ? 1 : 0 } }
+                values.append(record.body)
+                try insert.execute(arguments: StatementArguments(values))
+                if db.changesCount == 1 { stored += 1 } else { resent.append(record) }
+            }
+            if !resent.isEmpty {
+                let digests = try CollectorSQL.digests(Row.fetchAll(db, sql: "SELECT seq, digest FROM records WHERE device_id = ? AND epoch = ? AND seq BETWEEN ? AND ?",
+                                                                    arguments: [batch.deviceID, batch.epoch, resent[0].sequence, resent[resent.count - 1].sequence])
+                    .map { ($0[0], $0[1]) })
+                try CollectorSQL.checkResent(resent, stored: digests, batch: batch)
+            }
+            let result = CollectorSQL.result(batch, prior: prior, stored: stored)
+            try db.execute(sql: """
+                INSERT INTO streams (device_id, epoch, acked_seq, stored, duplicates, skipped, dropped, corrupt, first_seen, last_seen)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (device_id, epoch) DO UPDATE SET acked_seq = MAX(acked_seq, excluded.acked_seq),
+                    stored = stored + excluded.stored, duplicates = duplicates + excluded.duplicates, skipped = skipped + excluded.skipped,
+                    dropped = MAX(dropped, excluded.dropped), corrupt = MAX(corrupt, excluded.corrupt), last_seen = excluded.last_seen
+                """, arguments: [batch.deviceID, batch.epoch, result.ackedSequence, stored, result.duplicates,
+                                 CollectorSQL.skipped(batch, prior: prior), batch.dropped, batch.corrupt, receivedAt, receivedAt])
+            return result
+        }
+    }
+
+    func window(device: String?, model: String?, since: Double?, limit: Int) async throws(CollectorError) -> UtteranceWindow {
+        let (sql, arguments) = CollectorSQL.windowQuery(device: device, model: model, since: since, limit: limit) { _ in "?" }
+        return try await read { db in
+            var window = CollectorSQL.WindowBuilder()
+            let cursor = try Row.fetchCursor(db, sql: sql, arguments: StatementArguments(arguments.map(\.databaseValue)))
+            while let row = try cursor.next() {
+                window.add(numeric: (0..<UtteranceRow.numericColumns.count).map { row[$0] as Double? },
+                           text: (0..<3).map { row[UtteranceRow.numericColumns.count + $0] as String? },
+                           flags: (0..<2).map { row[UtteranceRow.numericColumns.count + 3 + $0] as Int? })
+            }
+            return window.build()
+        }
+    }
+
+    func close() async { try? pool.close() }
+}
+
+extension CollectorSQL.Value {
+    var databaseValue: DatabaseValue {
+        switch self {
+        case .text(let v): v.databaseValue
+        case .real(let v): v.databaseValue
+        case .integer(let v): v.databaseValue
+        }
+    }
+}

@@ -1,0 +1,86 @@
+import ArgumentParser
+import EarshotCollector
+import Foundation
+
+extension Collector {
+    /// `earshot-collector devices add|list|revoke`: the devices allowed to upload.
+    struct Devices: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Manage device tokens.", subcommands: [Add.self, List.self, Revoke.self])
+
+        struct Add: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Register a device; prints its bearer token, alone on the last line (it is shown only once).")
+            @Argument(help: "The device's name (letters, digits, '-', '_', '.').") var name: String
+            @OptionGroup var database: DatabaseOptions
+            @Option(help: "The device's spool id, if known (otherwise bound on its first upload).") var deviceId: String?
+            @Option(help: "A site tag, for cohorts.") var site: String?
+            @Option(help: "A hardware tag, for cohorts.") var hardware: String?
+
+            func run() async throws {
+                let store = try await database.open()
+                let token = DeviceToken.generate()
+                do {
+                    _ = try await store.addDevice(name: name, tokenHash: DeviceToken.hash(token), deviceID: deviceId, site: site, hardware: hardware)
+                } catch {
+                    await store.close()
+                    throw fail(error.message, error.status == 409 || error.status == 2 ? .usage : .unavailable)
+                }
+                await store.close()
+                print("device \(name) added; its token (store it on the device as EARSHOT_TOKEN; it is not shown again):")
+                print(token)
+            }
+        }
+
+        struct List: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "List devices with their record counts.")
+            @OptionGroup var database: DatabaseOptions
+            @Flag(help: "One JSON array on stdout.") var json = false
+
+            func run() async throws {
+                let store = try await database.open()
+                let devices: [DeviceEntry]
+                do { devices = try await store.devices() } catch {
+                    await store.close()
+                    throw fail(error.message, .unavailable)
+                }
+                await store.close()
+                if json {
+                    let encoder = JSONEncoder()
+                    encoder.outputFormatting = [.sortedKeys]
+                    print(String(decoding: try encoder.encode(devices), as: UTF8.self))
+                    return
+                }
+                print("NAME                 DEVICE ID                              RECORDS  DUPLICATES  SKIPPED  LAST SEEN             STATE")
+                for d in devices {
+                    let seen = d.lastSeen.map { ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: $0)) } ?? "never"
+                    print(d.name.padding(toLength: 20, withPad: " ", startingAt: 0), (d.deviceID ?? "(not yet bound)").padding(toLength: 38, withPad: " ", startingAt: 0),
+                          String(d.records).leftPadded(7), String(d.duplicates).leftPadded(11), String(d.skipped).leftPadded(8), "",
+                          seen.padding(toLength: 21, withPad: " ", startingAt: 0), d.revokedAt == nil ? "active" : "revoked")
+                }
+            }
+        }
+
+        struct Revoke: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Refuse a device's uploads from now on (its records stay).")
+            @Argument(help: "The device's name.") var name: String
+            @OptionGroup var database: DatabaseOptions
+
+            func run() async throws {
+                let store = try await database.open()
+                let found: Bool
+                do { found = try await store.revokeDevice(name: name) } catch {
+                    await store.close()
+                    throw fail(error.message, .unavailable)
+                }
+                await store.close()
+                guard found else { throw fail("no device is named \(name)", .usage) }
+                print("device \(name) revoked")
+            }
+        }
+    }
+}
+
+extension String {
+    func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: " ", count: width - count) + self }
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Starts the local PostgreSQL cluster from Debian's packages (installed by scripts/install-deps.sh test) and makes the
+# role and database the collector's tests use. Idempotent; prints the URL the tests read ($EARSHOT_TEST_POSTGRES).
+# Usage: scripts/test/start-postgres.sh     (as root, or a user with sudo)
+set -euo pipefail
+as_root=(); [ "$(id -u)" -ne 0 ] && as_root=(sudo)
+if ! command -v pg_lsclusters >/dev/null 2>&1; then
+  echo "postgres: pg_lsclusters is missing; run scripts/install-deps.sh test" >&2
+  exit 1
+fi
+read -r version cluster port status _ < <(pg_lsclusters -h | head -1) || true
+if [ -z "${version:-}" ]; then
+  version=$(ls /usr/lib/postgresql | sort -V | tail -1)
+  echo "postgres: creating cluster $version/main" >&2
+  "${as_root[@]}" pg_createcluster "$version" main >/dev/null
+  read -r version cluster port status _ < <(pg_lsclusters -h | head -1)
+fi
+if [ "$status" != "online" ]; then
+  echo "postgres: starting cluster $version/$cluster on port $port" >&2
+  "${as_root[@]}" pg_ctlcluster "$version" "$cluster" start
+fi
+for _ in $(seq 1 50); do
+  "${as_root[@]}" runuser -u postgres -- psql -p "$port" -Atqc "SELECT 1" >/dev/null 2>&1 && break
+  sleep 0.2
+done
+psql_admin() { "${as_root[@]}" runuser -u postgres -- psql -p "$port" -v ON_ERROR_STOP=1 -Atq "$@"; }
+if [ "$(psql_admin -c "SELECT 1 FROM pg_roles WHERE rolname = 'earshot'")" != "1" ]; then
+  psql_admin -c "CREATE ROLE earshot LOGIN PASSWORD 'earshot'"
+fi
+if [ "$(psql_admin -c "SELECT 1 FROM pg_database WHERE datname = 'earshot_test'")" != "1" ]; then
+  psql_admin -c "CREATE DATABASE earshot_test OWNER earshot"
+fi
+echo "postgres://earshot:earshot@127.0.0.1:$port/earshot_test"
