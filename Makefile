@@ -30,9 +30,11 @@ demo: release
 
 test: deps-test
 	@scripts/oracles/install-venv.sh
+	@echo "test: starting PostgreSQL for the collector's tests (scripts/test/start-postgres.sh)"
+	@mkdir -p .build && scripts/test/start-postgres.sh > .build/postgres-url
 	@echo "test: swift build --build-tests, then swift test"
 	swift build --build-tests $(SWIFT_FLAGS)
-	swift test --skip-build $(SWIFT_FLAGS)
+	EARSHOT_TEST_POSTGRES="$$(cat .build/postgres-url)" swift test --skip-build $(SWIFT_FLAGS)
 	@echo "test: release build and end-to-end smoke test (scripts/release-smoke.sh)"
 	swift build -c release $(SWIFT_FLAGS)
 	@scripts/release-smoke.sh

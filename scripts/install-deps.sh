@@ -5,7 +5,8 @@ set -euo pipefail
 
 packages=(pkg-config libasound2-dev libsndfile1-dev libsamplerate0-dev libsqlite3-dev zlib1g-dev alsa-utils sox)
 case "${1:-build}" in
-  test|demo) packages+=(espeak-ng flite python3 python3-venv systemd) ;;
+  test) packages+=(espeak-ng flite python3 python3-venv systemd postgresql) ;;
+  demo) packages+=(espeak-ng flite python3 python3-venv systemd) ;;
 esac
 
 missing=()

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Starts the local PostgreSQL cluster from Debian's packages (installed by scripts/install-deps.sh test) and makes the
-# role and database the collector's tests use. Idempotent; prints the URL the tests read ($EARSHOT_TEST_POSTGRES).
+# role and a fresh database for the collector's tests. Idempotent; prints the URL the tests read ($EARSHOT_TEST_POSTGRES).
 # Usage: scripts/test/start-postgres.sh     (as root, or a user with sudo)
 set -euo pipefail
 as_root=(); [ "$(id -u)" -ne 0 ] && as_root=(sudo)
@@ -27,7 +27,7 @@ psql_admin() { "${as_root[@]}" runuser -u postgres -- psql -p "$port" -v ON_ERRO
 if [ "$(psql_admin -c "SELECT 1 FROM pg_roles WHERE rolname = 'earshot'")" != "1" ]; then
   psql_admin -c "CREATE ROLE earshot LOGIN PASSWORD 'earshot'"
 fi
-if [ "$(psql_admin -c "SELECT 1 FROM pg_database WHERE datname = 'earshot_test'")" != "1" ]; then
-  psql_admin -c "CREATE DATABASE earshot_test OWNER earshot"
-fi
+# A fresh database per run: each test makes its own schema in it, so old runs' schemas go with it.
+psql_admin -c "DROP DATABASE IF EXISTS earshot_test WITH (FORCE)"
+psql_admin -c "CREATE DATABASE earshot_test OWNER earshot"
 echo "postgres://earshot:earshot@127.0.0.1:$port/earshot_test"
