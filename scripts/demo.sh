@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job: bundled real and synthesised speech through a real ALSA `file` PCM into the edge runtime, with a local
-# `earshot serve` as its cloud; before that, the stages one by one (capture, frontend, interpreter, VAD, models).
+# `earshot serve` as its cloud, its offline log synced to an embedded `earshot-collector`; before that, the stages one by
+# one (capture, frontend, interpreter, VAD, models).
 # Usage: scripts/demo.sh [path/to/earshot]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -115,6 +116,23 @@ curl -s "http://127.0.0.1:$port/metrics" | grep -E '^earshot_serve_(requests_tot
 step "earshot spool status and earshot logs: the same decisions in the durable offline log ($work/spool)"
 "$earshot" spool status --spool "$work/spool"
 "$earshot" logs --spool "$work/spool" -n 3
+
+step "earshot sync --now: the spool's backlog to an embedded earshot-collector (SQLite, on 127.0.0.1), exactly once"
+collector="$(dirname "$earshot")/earshot-collector"
+db="sqlite:$PWD/$work/collector.db"
+rm -f "$work"/collector.db*
+token=$("$collector" devices add demo-box --db "$db" --site demo-bench --hardware "$(uname -m)" | tail -1)
+echo "earshot-collector devices add demo-box --db $db   → token ${token:0:8}… (shown once, only its SHA-256 is stored)"
+"$collector" serve --port 0 --db "$db" 2> "$work/collector.log" &
+collector_pid=$!
+trap 'kill $serve_pid $collector_pid 2>/dev/null || true' EXIT
+for _ in $(seq 100); do grep -q listening "$work/collector.log" 2>/dev/null && break; sleep 0.05; done
+cat "$work/collector.log"
+cport=$(grep -o '127.0.0.1:[0-9]*' "$work/collector.log" | cut -d: -f2)
+"$earshot" sync --now --spool "$work/spool" --collector "http://127.0.0.1:$cport" --token "$token"
+"$earshot" sync --now --spool "$work/spool" --collector "http://127.0.0.1:$cport" --token "$token"   # again: nothing left to send
+"$collector" devices list --db "$db"
+curl -s "http://127.0.0.1:$cport/metrics" | grep -E '^earshot_collector_(records_stored_total|ingest_requests_total)' | sed 's/^/  /'
 
 step "earshot transcribe $work/goforward.wav --grammar Demo/audio/goforward.gram (phrase-en, decoding constrained by the grammar)"
 "$earshot" transcribe "$work/goforward.wav" --grammar Demo/audio/goforward.gram --json
