@@ -1,5 +1,4 @@
 internal import CZlib
-import Crypto
 public import Foundation
 
 /// The limits the ingest endpoint enforces (docs/SYNC.md): what a device may send in one request.
@@ -12,8 +11,9 @@ public struct IngestLimits: Sendable, Equatable {
     public init() {}
 }
 
-/// One record of a batch, checked and flattened: its identity, its canonical JSON (sorted keys), a digest of that
-/// JSON (to tell an identical resend from a conflicting one) and the columns the drift engine and dashboard read.
+/// One record of a batch, checked and flattened: its identity, its JSON exactly as sent, a digest of its content (to tell
+/// a resend of the same record from a conflicting one, whatever the key order or spacing) and the columns the drift
+/// engine and dashboard read.
 public struct IngestRecord: Sendable, Equatable {
     public var sequence: Int64
     public var wall: Double
@@ -61,43 +61,87 @@ public struct UtteranceRow: Sendable, Equatable {
     public var textValues: [String?] { [model, source, label] }
 
     /// Reads a spool record of `kind`: a `decision` (docs/SYNC.md: {schema, boot_id, monotonic_ns, decision}) or a
-    /// technician's `label`.
-    init(kind: String, record: [String: Any]) {
-        func number(_ object: [String: Any]?, _ key: String) -> Double? {
-            guard let value = object?[key] as? NSNumber else { return nil }
-            let d = value.doubleValue
-            return d.isFinite ? d : nil
-        }
-        func flag(_ object: [String: Any]?, _ key: String) -> Bool? { (object?[key] as? Bool) ?? (object?[key] as? NSNumber)?.boolValue }
+    /// technician's `label`. Fields of the wrong type are left nil; the record itself is kept whole either way.
+    init(kind: String, scanning record: inout JSONScanner) throws(JSONScanner.Failure) {
+        var row = UtteranceRow()
         if kind == "label" {
-            model = record["model"] as? String
-            source = record["verdict"] as? String
-            label = record["label"] as? String
+            try record.object { s, key throws(JSONScanner.Failure) in
+                switch key {
+                case "model": row.model = try s.optionalText()
+                case "verdict": row.source = try s.optionalText()
+                case "label": row.label = try s.optionalText()
+                default: return false
+                }
+                return true
+            }
+            self = row
             return
         }
-        guard let decision = record["decision"] as? [String: Any] else { return }
-        let models = decision["models"] as? [String: Any]
-        model = (models?["answered"] as? String) ?? (models?["active"] as? String)
-        source = decision["source"] as? String
-        let text = decision["text"] as? String
-        label = text.flatMap { $0.isEmpty ? nil : $0 }
-        confidence = number(decision, "confidence")
-        accepted = flag(decision, "accepted")
-        nullResult = text.map { $0.isEmpty || $0 == "unknown" }
-        latencyMs = number(decision, "latency_ms")
-        offline = flag(decision, "offline")
-        let input = decision["input"] as? [String: Any]
-        durationS = number(input, "duration_s")
-        rmsDBFS = number(input, "rms_dbfs")
-        peakDBFS = number(input, "peak_dbfs")
-        snrDB = number(input, "snr_db")
-        noiseFloorDBFS = number(input, "noise_floor_dbfs")
-        speechRatio = number(input, "speech_ratio")
-        clippedPercent = number(input, "clipped_percent")
-        spectralCentroidHz = number(input, "spectral_centroid_hz")
-        spectralTilt = number(input, "spectral_tilt_db_per_octave")
-        cloudAgrees = flag(decision["local"] as? [String: Any], "agrees")
-        shadowAgrees = flag(decision["shadow"] as? [String: Any], "agrees")
+        try record.object { s, key throws(JSONScanner.Failure) in
+            guard key == "decision", try s.peek() == UInt8(ascii: "{") else { return false }
+            var text: String?
+            try s.object { s, key throws(JSONScanner.Failure) in
+                switch key {
+                case "text": text = try s.optionalText()
+                case "source": row.source = try s.optionalText()
+                case "confidence": row.confidence = try s.optionalNumber()
+                case "accepted": row.accepted = try s.optionalBool()
+                case "latency_ms": row.latencyMs = try s.optionalNumber()
+                case "offline": row.offline = try s.optionalBool()
+                case "models":
+                    guard try s.peek() == UInt8(ascii: "{") else { return false }
+                    var active: String?, answered: String?
+                    try s.object { s, key throws(JSONScanner.Failure) in
+                        switch key {
+                        case "active": active = try s.optionalText()
+                        case "answered": answered = try s.optionalText()
+                        default: return false
+                        }
+                        return true
+                    }
+                    row.model = answered ?? active
+                case "input":
+                    guard try s.peek() == UInt8(ascii: "{") else { return false }
+                    try s.object { s, key throws(JSONScanner.Failure) in
+                        switch key {
+                        case "duration_s": row.durationS = try s.optionalNumber()
+                        case "rms_dbfs": row.rmsDBFS = try s.optionalNumber()
+                        case "peak_dbfs": row.peakDBFS = try s.optionalNumber()
+                        case "snr_db": row.snrDB = try s.optionalNumber()
+                        case "noise_floor_dbfs": row.noiseFloorDBFS = try s.optionalNumber()
+                        case "speech_ratio": row.speechRatio = try s.optionalNumber()
+                        case "clipped_percent": row.clippedPercent = try s.optionalNumber()
+                        case "spectral_centroid_hz": row.spectralCentroidHz = try s.optionalNumber()
+                        case "spectral_tilt_db_per_octave": row.spectralTilt = try s.optionalNumber()
+                        default: return false
+                        }
+                        return true
+                    }
+                case "local", "shadow":
+                    guard try s.peek() == UInt8(ascii: "{") else { return false }
+                    let which = key
+                    try s.object { s, key throws(JSONScanner.Failure) in
+                        guard key == "agrees" else { return false }
+                        if which == "local" { row.cloudAgrees = try s.optionalBool() } else { row.shadowAgrees = try s.optionalBool() }
+                        return true
+                    }
+                default: return false
+                }
+                return true
+            }
+            row.label = text.flatMap { $0.isEmpty ? nil : $0 }
+            row.nullResult = text.map { $0.isEmpty || $0 == "unknown" }
+            return true
+        }
+        self = row
+    }
+}
+
+extension JSONScanner {
+    /// A string value, or nil for anything else (skipped).
+    mutating func optionalText() throws(Failure) -> String? {
+        guard try peek() == UInt8(ascii: "\"") else { try skipValue(); return nil }
+        return try string()
     }
 }
 
@@ -126,66 +170,122 @@ public struct IngestBatch: Sendable {
         guard json.count <= limits.maximumJSONBytes else {
             throw .tooLarge("the batch is \(json.count) bytes of JSON; the limit is \(limits.maximumJSONBytes)")
         }
-        let parsed: Any
-        do { parsed = try JSONSerialization.jsonObject(with: json) } catch {
-            throw .badRequest("the body is not JSON (\(Self.describe(error)))")
+        var parsed: Parsed?
+        var failure: CollectorError?
+        json.withUnsafeBytes { raw in
+            do throws(CollectorError) { parsed = try Self.parse(raw.bindMemory(to: UInt8.self), limits: limits) } catch { failure = error }
         }
-        guard let object = parsed as? [String: Any] else { throw .badRequest("the body must be a JSON object") }
-        guard let schema = Self.integer(object["schema"]) else { throw .badRequest("\"schema\" is missing or not an integer") }
-        guard schema == Int64(Self.schemaVersion) else {
-            throw .conflict("batch schema \(schema) is not supported; this collector reads schema \(Self.schemaVersion)")
+        if let failure { throw failure }
+        guard let parsed else { throw .badRequest("the body is empty") }
+        deviceID = parsed.deviceID
+        epoch = parsed.epoch
+        dropped = parsed.dropped
+        corrupt = parsed.corrupt
+        records = parsed.records
+    }
+
+    private struct Parsed {
+        var deviceID = "", epoch: Int64 = 0, dropped: Int64 = 0, corrupt: Int64 = 0, records: [IngestRecord] = []
+    }
+
+    /// One pass over the batch: the envelope's fields checked, each record's bytes kept as sent (a resend of the same
+    /// spool record is byte-identical) with their digest and decision columns.
+    private static func parse(_ bytes: UnsafeBufferPointer<UInt8>, limits: IngestLimits) throws(CollectorError) -> Parsed {
+        var scanner = JSONScanner(bytes)
+        var result = Parsed()
+        var schema: Int64?, device: String?, epoch: Int64?, sawRecords = false, recordCount = 0
+        var problem: CollectorError?
+        do throws(JSONScanner.Failure) {
+            guard try scanner.peek() == UInt8(ascii: "{") else { return try Self.notAnObject(&scanner) }
+            try scanner.object { s, key throws(JSONScanner.Failure) in
+                guard problem == nil else { return false }
+                switch key {
+                case "schema": schema = try s.integer()
+                case "device_id": device = try s.optionalText()
+                case "epoch": epoch = try s.integer()
+                case "counters":
+                    guard try s.peek() == UInt8(ascii: "{") else { return false }
+                    try s.object { s, key throws(JSONScanner.Failure) in
+                        switch key {
+                        case "dropped": result.dropped = try s.integer() ?? 0
+                        case "corrupt": result.corrupt = try s.integer() ?? 0
+                        default: return false
+                        }
+                        return true
+                    }
+                case "records":
+                    guard try s.peek() == UInt8(ascii: "[") else { problem = .badRequest("\"records\" must be an array"); return false }
+                    sawRecords = true
+                    var previous: Int64 = 0
+                    try s.array { s, index throws(JSONScanner.Failure) in
+                        recordCount = index + 1
+                        guard problem == nil, index < limits.maximumRecords else { try s.skipValue(); return }
+                        guard try s.peek() == UInt8(ascii: "{") else { problem = .badRequest("records[\(index)] is not an object"); try s.skipValue(); return }
+                        var seq: Int64?, wall: Double?, kind: String?, span: Range<Int>?, digest: ContentDigest?
+                        try s.object { s, key throws(JSONScanner.Failure) in
+                            switch key {
+                            case "seq": seq = try s.integer()
+                            case "wall": wall = try s.optionalNumber()
+                            case "kind": kind = try s.optionalText()
+                            case "record":
+                                guard try s.peek() == UInt8(ascii: "{") else { return false }
+                                let start = s.position
+                                digest = try s.contentDigest()
+                                span = start..<s.position
+                            default: return false
+                            }
+                            return true
+                        }
+                        problem = Self.check(index: index, seq: seq, wall: wall, kind: kind, span: span, previous: previous)
+                        guard problem == nil, let seq, let wall, let kind, let span, let digest else { return }
+                        previous = seq
+                        let body = UnsafeBufferPointer(rebasing: bytes[span])
+                        var inner = JSONScanner(body)
+                        let row = try UtteranceRow(kind: kind, scanning: &inner)
+                        result.records.append(IngestRecord(sequence: seq, wall: wall, kind: kind, body: String(decoding: body, as: UTF8.self),
+                                                           digest: digest.hex, row: row))
+                    }
+                default: return false
+                }
+                return true
+            }
+            scanner.skipWhitespace()
+            guard scanner.atEnd else { throw JSONScanner.Failure(message: "text after the JSON value at byte \(scanner.position)") }
+        } catch {
+            throw .badRequest("the body is not JSON (\(error.message))")
         }
-        guard let device = object["device_id"] as? String, !device.isEmpty, device.utf8.count <= 128,
-              device.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F }) else {
+        if recordCount > limits.maximumRecords {
+            throw .tooLarge("the batch has \(recordCount) records; the limit is \(limits.maximumRecords)")
+        }
+        if let problem { throw problem }
+        guard let schema else { throw .badRequest("\"schema\" is missing or not an integer") }
+        guard schema == Int64(schemaVersion) else {
+            throw .conflict("batch schema \(schema) is not supported; this collector reads schema \(schemaVersion)")
+        }
+        guard let device, !device.isEmpty, device.utf8.count <= 128, device.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F }) else {
             throw .badRequest("\"device_id\" must be 1–128 printable ASCII characters")
         }
-        guard let epoch = Self.integer(object["epoch"]), epoch >= 0 else { throw .badRequest("\"epoch\" must be a non-negative integer") }
-        let counters = object["counters"] as? [String: Any]
-        guard let list = object["records"] as? [Any] else { throw .badRequest("\"records\" must be an array") }
-        guard !list.isEmpty else { throw .badRequest("\"records\" is empty") }
-        guard list.count <= limits.maximumRecords else {
-            throw .tooLarge("the batch has \(list.count) records; the limit is \(limits.maximumRecords)")
-        }
-        var records: [IngestRecord] = []
-        records.reserveCapacity(list.count)
-        var previous: Int64 = 0
-        for (index, item) in list.enumerated() {
-            guard let entry = item as? [String: Any] else { throw .badRequest("records[\(index)] is not an object") }
-            guard let seq = Self.integer(entry["seq"]), seq > 0 else { throw .badRequest("records[\(index)].seq must be a positive integer") }
-            guard seq > previous else { throw .badRequest("records must ascend by seq: records[\(index)].seq \(seq) follows \(previous)") }
-            previous = seq
-            guard let wall = (entry["wall"] as? NSNumber)?.doubleValue, wall.isFinite else {
-                throw .badRequest("records[\(index)].wall must be a number (seconds since 1970)")
-            }
-            guard let kind = entry["kind"] as? String, !kind.isEmpty, kind.utf8.count <= 32 else {
-                throw .badRequest("records[\(index)].kind must be a short string")
-            }
-            guard let record = entry["record"] as? [String: Any] else { throw .badRequest("records[\(index)].record must be an object") }
-            let canonical: Data
-            do { canonical = try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys, .withoutEscapingSlashes]) } catch {
-                throw .badRequest("records[\(index)].record cannot be stored (\(Self.describe(error)))")
-            }
-            let digest = SHA256.hash(data: canonical).prefix(12).map { String(format: "%02x", $0) }.joined()
-            records.append(IngestRecord(sequence: seq, wall: wall, kind: kind, body: String(decoding: canonical, as: UTF8.self),
-                                        digest: digest, row: UtteranceRow(kind: kind, record: record)))
-        }
-        deviceID = device
-        self.epoch = epoch
-        dropped = Self.integer(counters?["dropped"]) ?? 0
-        corrupt = Self.integer(counters?["corrupt"]) ?? 0
-        self.records = records
+        guard let epoch, epoch >= 0 else { throw .badRequest("\"epoch\" must be a non-negative integer") }
+        guard sawRecords else { throw .badRequest("\"records\" must be an array") }
+        guard !result.records.isEmpty else { throw .badRequest("\"records\" is empty") }
+        result.deviceID = device
+        result.epoch = epoch
+        return result
     }
 
-    static func integer(_ value: Any?) -> Int64? {
-        guard let number = value as? NSNumber else { return nil }
-        let d = number.doubleValue
-        guard d.isFinite, d == d.rounded(), abs(d) < 9e15 else { return nil }
-        return number.int64Value
+    /// Valid JSON that is not an object is still the wrong body; invalid JSON says where it breaks.
+    private static func notAnObject(_ scanner: inout JSONScanner) throws(JSONScanner.Failure) -> Parsed {
+        try scanner.skipValue()
+        throw JSONScanner.Failure(message: "the body must be a JSON object")
     }
 
-    static func describe(_ error: any Error) -> String {
-        let text = "\(error)"
-        return text.count > 200 ? String(text.prefix(200)) + "…" : text
+    private static func check(index: Int, seq: Int64?, wall: Double?, kind: String?, span: Range<Int>?, previous: Int64) -> CollectorError? {
+        guard let seq, seq > 0 else { return .badRequest("records[\(index)].seq must be a positive integer") }
+        guard seq > previous else { return .badRequest("records must ascend by seq: records[\(index)].seq \(seq) follows \(previous)") }
+        guard wall != nil else { return .badRequest("records[\(index)].wall must be a number (seconds since 1970)") }
+        guard let kind, !kind.isEmpty, kind.utf8.count <= 32 else { return .badRequest("records[\(index)].kind must be a short string") }
+        guard span != nil else { return .badRequest("records[\(index)].record must be an object") }
+        return nil
     }
 
     /// Inflates a gzip body, refusing to produce more than `limit` bytes (a small bomb stays small).
