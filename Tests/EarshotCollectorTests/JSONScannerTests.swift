@@ -57,7 +57,7 @@ struct JSONScannerTests {
     }
 
     /// Random damage to a real batch: the scanner never crashes and agrees with Foundation's JSONSerialization on
-    /// whether the text is JSON (escapes left out, where the two differ on unpaired surrogates by design).
+    /// whether the text is JSON (except where Foundation is lenient by design).
     @Test func agreesWithFoundationOnDamagedBatches() throws {
         let batch = Batches.json(device: "dev-a", records: (1...3).map { Batches.record($0) })
         var generator = SeededGenerator(seed: 42)
@@ -76,9 +76,10 @@ struct JSONScannerTests {
                 if bytes.isEmpty { bytes = [0x20] }
             }
             let text = String(decoding: bytes, as: UTF8.self)
-            guard !text.contains("\\") else { continue }
+            // Left out: escapes (unpaired surrogates) and trailing commas, which Foundation accepts and RFC 8259 does not.
+            guard !text.contains("\\"), text.range(of: #",\s*[}\]]"#, options: .regularExpression) == nil else { continue }
             let foundation = (try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])) != nil
-            if Self.accepts(text) != foundation { disagreements.append("round \(round): ours \(!foundation), Foundation \(foundation): \(text.prefix(120))") }
+            if Self.accepts(text) != foundation { disagreements.append("round \(round): ours \(!foundation), Foundation \(foundation): \(text.prefix(200))") }
         }
         #expect(disagreements.isEmpty, "\(disagreements.prefix(3))")
     }
