@@ -27,6 +27,7 @@ extension Collector {
         @Option(help: "Smallest numeric shift worth an alarm, in reference standard deviations.") var minEffect = DriftPolicy().minimumNumericEffect
         @Option(help: "Smallest categorical change worth an alarm (Jensen–Shannon distance).") var minCategoricalEffect = DriftPolicy().minimumCategoricalEffect
         @Flag(help: "Exit 1 when any column drifted.") var failOnDrift = false
+        @Flag(help: "Say on stderr how long loading and comparing took.") var timing = false
 
         func validate() throws {
             guard alpha > 0 && alpha < 1 else { throw ValidationError("--alpha must be between 0 and 1.") }
@@ -44,6 +45,8 @@ extension Collector {
         }
 
         func run() async throws {
+            let clock = ContinuousClock()
+            let started = clock.now
             let ref = try load(reference), cur = try load(current)
             let forcedNumeric = Set(Self.list(numeric)), forcedCategorical = Set(Self.list(categorical))
             if let both = forcedNumeric.intersection(forcedCategorical).first { throw fail("column \(both) cannot be both numeric and categorical", .usage) }
@@ -75,7 +78,12 @@ extension Collector {
             policy.minimumSamples = minSamples
             policy.minimumNumericEffect = minEffect
             policy.minimumCategoricalEffect = minCategoricalEffect
+            let loaded = clock.now
             let results = DriftDetector(policy: policy).compare(reference: referenceColumns, current: currentColumns)
+            if timing {
+                let load = loaded - started, compare = clock.now - loaded
+                FileHandle.standardError.write(Data("earshot-collector drift: loading \(load), comparing \(compare) (\(ref.rowCount) + \(cur.rowCount) rows, \(results.count) columns)\n".utf8))
+            }
             let drifted = results.filter(\.drifted).map(\.column)
             if json {
                 var columns: [String: Any] = [:]

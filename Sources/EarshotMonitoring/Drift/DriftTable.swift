@@ -12,43 +12,11 @@ public struct DriftTable: Sendable {
     }
 
     public init(csv text: String, name: String = "CSV") throws(ParseError) {
-        var rows: [[String]] = []
-        var field = ""
-        var row: [String] = []
-        var quoted = false
-        var line = 1
-        var iterator = text.unicodeScalars.makeIterator()
-        var pending: Unicode.Scalar? = nil
-        func next() -> Unicode.Scalar? {
-            if let p = pending { pending = nil; return p }
-            return iterator.next()
+        var text = text
+        let parsed: Result<[[String]], ParseError> = text.withUTF8 { bytes in
+            do throws(ParseError) { return .success(try Self.rows(bytes, name: name)) } catch { return .failure(error) }
         }
-        while let ch = next() {
-            if quoted {
-                if ch == "\"" {
-                    if let after = next() {
-                        if after == "\"" { field.unicodeScalars.append("\"") } else { quoted = false; pending = after }
-                    } else { quoted = false }
-                } else {
-                    if ch == "\n" { line += 1 }
-                    field.unicodeScalars.append(ch)
-                }
-                continue
-            }
-            switch ch {
-            case "\"" where field.isEmpty: quoted = true
-            case ",": row.append(field); field = ""
-            case "\r": continue
-            case "\n":
-                row.append(field); field = ""
-                if !(row.count == 1 && row[0].isEmpty) { rows.append(row) }
-                row = []
-                line += 1
-            default: field.unicodeScalars.append(ch)
-            }
-        }
-        if quoted { throw ParseError(description: "\(name): a quoted field opened before line \(line) never closes") }
-        if !field.isEmpty || !row.isEmpty { row.append(field); rows.append(row) }
+        let rows = try parsed.get()
         guard let header = rows.first, !header.isEmpty else { throw ParseError(description: "\(name): no header row") }
         var seen = Set<String>()
         for column in header where !seen.insert(column).inserted {
@@ -65,10 +33,73 @@ public struct DriftTable: Sendable {
         self.columns = columns
     }
 
-    /// Values that count as missing: empty, NA, NaN, null (any case).
+    /// Splits UTF-8 bytes into rows of fields, byte by byte; quoted fields may hold commas, newlines and doubled quotes.
+    static func rows(_ bytes: UnsafeBufferPointer<UInt8>, name: String) throws(ParseError) -> [[String]] {
+        let quote = UInt8(ascii: "\""), comma = UInt8(ascii: ","), newline = UInt8(ascii: "\n"), cr = UInt8(ascii: "\r")
+        var rows: [[String]] = []
+        var row: [String] = []
+        var i = 0, line = 1
+        let n = bytes.count
+        while i < n {
+            // One field.
+            var field: String
+            if bytes[i] == quote {
+                var value: [UInt8] = []
+                i += 1
+                let opened = line
+                while true {
+                    guard i < n else { throw ParseError(description: "\(name): a quoted field opened on line \(opened) never closes") }
+                    let b = bytes[i]
+                    if b == quote {
+                        if i + 1 < n && bytes[i + 1] == quote { value.append(quote); i += 2; continue }
+                        i += 1
+                        break
+                    }
+                    if b == newline { line += 1 }
+                    value.append(b)
+                    i += 1
+                }
+                field = String(decoding: value, as: UTF8.self)
+                while i < n && bytes[i] != comma && bytes[i] != newline && bytes[i] != cr { i += 1 }   // text after the quote
+            } else {
+                let start = i
+                while i < n && bytes[i] != comma && bytes[i] != newline && bytes[i] != cr { i += 1 }
+                field = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self)
+            }
+            row.append(field)
+            if i < n && bytes[i] == comma {
+                i += 1
+                if i == n { row.append("") }
+                continue
+            }
+            if i < n && bytes[i] == cr { i += 1 }
+            if i < n && bytes[i] == newline { i += 1; line += 1 }
+            if !(row.count == 1 && row[0].isEmpty) { rows.append(row) }
+            row = []
+            row.reserveCapacity(rows.first?.count ?? 8)
+        }
+        if !row.isEmpty { rows.append(row) }
+        return rows
+    }
+
+    /// Values that count as missing: empty, NA, NaN, null, none (any case, spaces around ignored).
     public static func isMissing(_ value: String) -> Bool {
-        let v = value.trimmingCharacters(in: .whitespaces).lowercased()
-        return v.isEmpty || v == "na" || v == "nan" || v == "null" || v == "none"
+        let v = trimmed(value)
+        if v.isEmpty { return true }
+        guard v.utf8.count <= 4, let first = v.utf8.first, first > UInt8(ascii: "9") else { return false }
+        switch v.lowercased() {
+        case "na", "nan", "null", "none": return true
+        default: return false
+        }
+    }
+
+    /// The value without ASCII spaces and tabs around it (no copy when there are none, the common case).
+    static func trimmed(_ value: String) -> Substring {
+        let utf8 = value.utf8
+        var start = utf8.startIndex, end = utf8.endIndex
+        while start < end, utf8[start] == 0x20 || utf8[start] == 0x09 { start = utf8.index(after: start) }
+        while end > start, utf8[utf8.index(before: end)] == 0x20 || utf8[utf8.index(before: end)] == 0x09 { end = utf8.index(before: end) }
+        return value[start..<end]
     }
 
     /// The inferred type of a column: numeric when every present value parses as a finite number and there are more
@@ -77,10 +108,10 @@ public struct DriftTable: Sendable {
         var distinct = Set<String>()
         var fractional = false
         for raw in values where !isMissing(raw) {
-            let v = raw.trimmingCharacters(in: .whitespaces)
+            let v = trimmed(raw)
             guard let number = Double(v), number.isFinite else { return "categorical" }
             if number != number.rounded() { fractional = true }
-            if distinct.count <= categoricalLimit { distinct.insert(v) }
+            if distinct.count <= categoricalLimit { distinct.insert(String(v)) }
         }
         if distinct.isEmpty { return "categorical" }
         return fractional || distinct.count > categoricalLimit ? "numeric" : "categorical"
@@ -95,13 +126,13 @@ public struct DriftTable: Sendable {
             var numbers: [Double] = []
             numbers.reserveCapacity(present.count)
             for (row, raw) in present.enumerated() {
-                guard let number = Double(raw.trimmingCharacters(in: .whitespaces)), number.isFinite else {
+                guard let number = Double(Self.trimmed(raw)), number.isFinite else {
                     throw ParseError(description: "column \"\(name)\" is numeric but holds \"\(raw)\" (value \(row + 1))")
                 }
                 numbers.append(number)
             }
             return (.numeric(numbers), missing)
         }
-        return (.categorical(present.map { $0.trimmingCharacters(in: .whitespaces) }), missing)
+        return (.categorical(present.map { String(Self.trimmed($0)) }), missing)
     }
 }
