@@ -56,12 +56,16 @@ enum CollectorSQL {
     /// Gathers window rows (newest first) into columns, oldest first; missing values are left out of their column.
     struct WindowBuilder {
         private var numeric = [[Double]](repeating: [], count: UtteranceRow.numericColumns.count)
+        private var present = [[Bool]](repeating: [], count: UtteranceRow.numericColumns.count)
         private var text = [[String]](repeating: [], count: 3)
         private var flags = [[String]](repeating: [], count: 2)
         private var count = 0
 
         mutating func add(numeric values: [Double?], text strings: [String?], flags bits: [Int?]) {
-            for (k, v) in values.enumerated() { if let v { numeric[k].append(v) } }
+            for (k, v) in values.enumerated() {
+                if let v { numeric[k].append(v) }
+                present[k].append(v != nil)
+            }
             for (k, v) in strings.enumerated() { text[k].append(v ?? "") }
             for (k, v) in bits.enumerated() { if let v { flags[k].append(v == 0 ? "false" : "true") } }
             count += 1
@@ -70,7 +74,10 @@ enum CollectorSQL {
         func build() -> UtteranceWindow {
             var window = UtteranceWindow()
             window.count = count
-            for (k, name) in UtteranceRow.numericColumns.enumerated() { window.numeric[name] = numeric[k].reversed() }
+            for (k, name) in UtteranceRow.numericColumns.enumerated() {
+                window.numeric[name] = numeric[k].reversed()
+                window.present[name] = present[k].reversed()
+            }
             for (k, name) in ["model", "label", "source"].enumerated() { window.categorical[name] = text[k].reversed() }
             for (k, name) in ["accepted", "null_result"].enumerated() { window.categorical[name] = flags[k].reversed() }
             return window

@@ -100,7 +100,9 @@ public struct IngestResult: Sendable, Equatable, Codable {
 
 /// A window of decision columns for drift and dashboards, oldest first.
 public struct UtteranceWindow: Sendable {
+    /// Numeric columns hold only the values present; `present` says, row by row, which rows had one.
     public var numeric: [String: [Double]] = [:]
+    public var present: [String: [Bool]] = [:]
     public var categorical: [String: [String]] = [:]
     public var count = 0
     public init() {}

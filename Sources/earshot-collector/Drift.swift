@@ -1,4 +1,5 @@
 import ArgumentParser
+import EarshotCollector
 import EarshotMonitoring
 import Foundation
 
@@ -15,9 +16,17 @@ extension Collector {
             (Wasserstein in reference standard deviations, or Jensen–Shannon distance) passes both a practical minimum \
             and the band no-drift windows of this size reach (bootstrapped from the reference). docs/DRIFT.md has the \
             definitions. With --json, one JSON object on stdout; each column has its statistics by name and "drifted".
+
+            With --window N instead of two files, the fleet's own records are compared: the latest N decisions \
+            (of --device and/or --model, or the whole fleet) against the N before them, over the input, output and \
+            software columns ingest keeps.
             """)
-        @Option(help: "The reference CSV (training data, or an earlier window).") var reference: String
-        @Option(help: "The current CSV.") var current: String
+        @Option(help: "The reference CSV (training data, or an earlier window).") var reference: String?
+        @Option(help: "The current CSV.") var current: String?
+        @Option(help: "Compare the collector's latest N decisions with the N before them (instead of CSV files).") var window: Int?
+        @Option(help: "With --window: only this device's decisions.") var device: String?
+        @Option(help: "With --window: only decisions answered by this model (name@version).") var model: String?
+        @OptionGroup var database: DatabaseOptions
         @Flag(help: "Print one JSON object.") var json = false
         @Option(help: ArgumentHelp("Columns to treat as numeric (comma-separated).", valueName: "names")) var numeric: String?
         @Option(help: ArgumentHelp("Columns to treat as categorical (comma-separated).", valueName: "names")) var categorical: String?
@@ -30,6 +39,11 @@ extension Collector {
         @Flag(help: "Say on stderr how long loading and comparing took.") var timing = false
 
         func validate() throws {
+            switch (reference, current, window) {
+            case (.some, .some, nil): break
+            case (nil, nil, .some(let n)): guard n >= 2 else { throw ValidationError("--window must be at least 2.") }
+            default: throw ValidationError("Give either --reference and --current (two CSV files) or --window N (the collector's records).")
+            }
             guard alpha > 0 && alpha < 1 else { throw ValidationError("--alpha must be between 0 and 1.") }
             guard minSamples >= 2 else { throw ValidationError("--min-samples must be at least 2.") }
         }
@@ -44,9 +58,17 @@ extension Collector {
             do { return try DriftTable(csv: text, name: path) } catch { throw fail(error.description, .corruptInput) }
         }
 
-        func run() async throws {
-            let clock = ContinuousClock()
-            let started = clock.now
+        /// The columns to compare, from two CSV files or from the collector's latest windows.
+        struct Inputs {
+            var reference: [(String, DriftColumn)] = []
+            var current: [String: DriftColumn] = [:]
+            var missing: [String: (Int, Int)] = [:]
+            var referenceRows = 0, currentRows = 0
+            var referenceName = "", currentName = ""
+        }
+
+        func csvInputs() throws -> Inputs {
+            guard let reference, let current else { preconditionFailure("validated") }
             let ref = try load(reference), cur = try load(current)
             let forcedNumeric = Set(Self.list(numeric)), forcedCategorical = Set(Self.list(categorical))
             if let both = forcedNumeric.intersection(forcedCategorical).first { throw fail("column \(both) cannot be both numeric and categorical", .usage) }
@@ -60,19 +82,63 @@ extension Collector {
                 throw fail("column \(name) is not in both files", .usage)
             }
             guard !names.isEmpty else { throw fail("the two files share no column", .usage) }
-            var referenceColumns: [(String, DriftColumn)] = [], currentColumns: [String: DriftColumn] = [:]
-            var missing: [String: (Int, Int)] = [:]
+            var inputs = Inputs(referenceRows: ref.rowCount, currentRows: cur.rowCount, referenceName: reference, currentName: current)
             for name in names {
                 let type = forcedNumeric.contains(name) ? "numeric" : forcedCategorical.contains(name) ? "categorical"
                     : (DriftTable.inferType(ref.columns[ref.header.firstIndex(of: name)!]) == "numeric"
                        && DriftTable.inferType(cur.columns[cur.header.firstIndex(of: name)!], categoricalLimit: .max) == "numeric" ? "numeric" : "categorical")
                 do {
                     let (r, mr) = try ref.column(name, type: type), (c, mc) = try cur.column(name, type: type)
-                    referenceColumns.append((name, r))
-                    currentColumns[name] = c
-                    missing[name] = (mr, mc)
+                    inputs.reference.append((name, r))
+                    inputs.current[name] = c
+                    inputs.missing[name] = (mr, mc)
                 } catch { throw fail(error.description, .corruptInput) }
             }
+            return inputs
+        }
+
+        /// The latest 2N decisions split in two: the older half is the reference, the newer the current window.
+        func storeInputs(_ size: Int) async throws -> Inputs {
+            let store = try await database.open()
+            let both: UtteranceWindow
+            do { both = try await store.window(device: device, model: model, since: nil, limit: 2 * size) } catch {
+                await store.close()
+                throw fail(error.message, .unavailable)
+            }
+            await store.close()
+            let scope = [device.map { "device \($0)" }, model.map { "model \($0)" }].compactMap { $0 }.joined(separator: ", ")
+            let currentCount = min(size, both.count / 2), referenceCount = both.count - currentCount
+            var inputs = Inputs(referenceRows: referenceCount, currentRows: currentCount,
+                                referenceName: "the \(referenceCount) decisions before (\(scope.isEmpty ? "fleet" : scope))",
+                                currentName: "the latest \(currentCount) decisions (\(scope.isEmpty ? "fleet" : scope))")
+            let wanted = Set(Self.list(columns))
+            // Rows are oldest first; a column holds only the rows that have its value, so split by each row's position.
+            for (name, values) in both.numeric.sorted(by: { $0.key < $1.key }) where wanted.isEmpty || wanted.contains(name) {
+                let flags = both.present[name] ?? []
+                var r: [Double] = [], c: [Double] = []
+                var k = 0
+                for (row, present) in flags.enumerated() where present {
+                    if row < referenceCount { r.append(values[k]) } else { c.append(values[k]) }
+                    k += 1
+                }
+                inputs.reference.append((name, .numeric(r)))
+                inputs.current[name] = .numeric(c)
+                inputs.missing[name] = (referenceCount - r.count, currentCount - c.count)
+            }
+            for (name, values) in both.categorical.sorted(by: { $0.key < $1.key }) where (wanted.isEmpty || wanted.contains(name)) && values.count == both.count {
+                inputs.reference.append((name, .categorical(Array(values[..<referenceCount]))))
+                inputs.current[name] = .categorical(Array(values[referenceCount...]))
+                inputs.missing[name] = (0, 0)
+            }
+            return inputs
+        }
+
+        func run() async throws {
+            let clock = ContinuousClock()
+            let started = clock.now
+            let inputs: Inputs
+            if let window { inputs = try await storeInputs(window) } else { inputs = try csvInputs() }
+            let referenceColumns = inputs.reference, currentColumns = inputs.current, missing = inputs.missing
             var policy = DriftPolicy()
             policy.alpha = alpha
             policy.minimumSamples = minSamples
@@ -82,7 +148,7 @@ extension Collector {
             let results = DriftDetector(policy: policy).compare(reference: referenceColumns, current: currentColumns)
             if timing {
                 let load = loaded - started, compare = clock.now - loaded
-                FileHandle.standardError.write(Data("earshot-collector drift: loading \(load), comparing \(compare) (\(ref.rowCount) + \(cur.rowCount) rows, \(results.count) columns)\n".utf8))
+                FileHandle.standardError.write(Data("earshot-collector drift: loading \(load), comparing \(compare) (\(inputs.referenceRows) + \(inputs.currentRows) rows, \(results.count) columns)\n".utf8))
             }
             let drifted = results.filter(\.drifted).map(\.column)
             if json {
@@ -105,14 +171,14 @@ extension Collector {
                     columns[r.column] = entry
                 }
                 let report: [String: Any] = [
-                    "reference": reference, "current": current, "reference_rows": ref.rowCount, "current_rows": cur.rowCount,
+                    "reference": inputs.referenceName, "current": inputs.currentName, "reference_rows": inputs.referenceRows, "current_rows": inputs.currentRows,
                     "alpha": alpha, "correction": "holm", "drifted": !drifted.isEmpty, "drifted_columns": drifted,
                     "column_order": results.map(\.column), "columns": columns,
                 ]
                 let data = try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys, .withoutEscapingSlashes])
                 print(String(decoding: data, as: UTF8.self))
             } else {
-                print("reference \(reference): \(ref.rowCount) rows; current \(current): \(cur.rowCount) rows; α = \(alpha) (Holm)")
+                print("reference \(inputs.referenceName): \(inputs.referenceRows) rows; current \(inputs.currentName): \(inputs.currentRows) rows; α = \(alpha) (Holm)")
                 for r in results {
                     print("\(r.drifted ? "DRIFT" : "  ok ") \(r.column) (\(r.type)): \(r.reason)")
                 }

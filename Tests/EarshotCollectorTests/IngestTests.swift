@@ -55,10 +55,11 @@ struct IngestTests {
         let server: CollectorServer
         let token: String
         let directory: String
+        let url: String
 
         init(_ engine: String, limits: IngestLimits = IngestLimits()) async throws {
             directory = Fixtures.temporaryDirectory("collector-\(engine)")
-            store = try await Engines.open(engine, directory: directory).0
+            (store, url) = try await Engines.open(engine, directory: directory)
             var configuration = CollectorConfiguration()
             configuration.limits = limits
             server = CollectorServer(store: store, configuration: configuration)
@@ -194,6 +195,38 @@ struct IngestTests {
         let recent = try await rig.store.window(device: nil, model: "command-en@1.0.0", since: 1_795_800_002, limit: 1)
         #expect(recent.numeric["rms_dbfs"] == [-40])
         #expect(try await rig.store.window(device: "nobody", model: nil, since: nil, limit: 10).count == 0)
+        await rig.close()
+    }
+
+    /// `drift --window N` compares the fleet's latest N decisions with the N before: a device whose input got 8 dB
+    /// louder drifts on loudness and nowhere else.
+    @Test(arguments: Engines.all)
+    func theCollectorsOwnWindowsDrift(_ engine: String) async throws {
+        let rig = try await Rig(engine)
+        var generator = SeededGenerator(seed: 11)
+        var records: [[String: Any]] = []
+        for seq in 1...400 {
+            var record = Batches.record(seq, rms: Double.random(in: -40 ... -28, using: &generator) + (seq > 200 ? 8 : 0))
+            var body = record["record"] as! [String: Any], decision = body["decision"] as! [String: Any]
+            var input = decision["input"] as! [String: Any]
+            input["snr_db"] = Double.random(in: 15...25, using: &generator)
+            decision["input"] = input
+            body["decision"] = decision
+            record["record"] = body
+            records.append(record)
+        }
+        #expect(await rig.send(try SyncClient.gzip(Batches.json(device: "dev-a", records: records))).0 == 200)
+        let result = try Programs.run(Programs.collector, ["drift", "--db", rig.url, "--window", "200", "--device", "box-1", "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: result.stdoutData) as? [String: Any])
+        let columns = try #require(report["columns"] as? [String: [String: Any]])
+        #expect(report["drifted_columns"] as? [String] == ["rms_dbfs"], "\(report["drifted_columns"] ?? "")")
+        #expect(columns["rms_dbfs"]?["current_n"] as? Int == 200 && columns["rms_dbfs"]?["reference_n"] as? Int == 200)
+        #expect(columns["snr_db"]?["drifted"] as? Bool == false && columns["label"]?["type"] as? String == "categorical")
+        // Columns no record carries have no decision and say so.
+        #expect(columns["noise_floor_dbfs"]?["decided"] as? Bool == false)
+        let usage = try Programs.run(Programs.collector, ["drift", "--db", rig.url, "--window", "200", "--reference", "a.csv"])
+        #expect(usage.status == 64)
         await rig.close()
     }
 
