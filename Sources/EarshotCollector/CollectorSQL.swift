@@ -5,6 +5,20 @@ enum CollectorSQL {
         case text(String), real(Double), integer(Int64)
     }
 
+    /// The categorical columns a window carries.
+    static let categoricalColumns = ["model", "label", "source", "accepted", "null_result"]
+
+    /// The subjects a scope ranges over: bound, unrevoked devices by name, or the models decisions came from.
+    static func subjects(_ scope: AlarmRule.Scope) -> String? {
+        switch scope {
+        case .fleet: nil
+        case .device: "SELECT name FROM devices WHERE device_id IS NOT NULL AND revoked_at IS NULL ORDER BY name"
+        case .model: "SELECT DISTINCT model FROM records WHERE model IS NOT NULL AND kind = 'decision' ORDER BY model"
+        }
+    }
+
+    static let alarmColumns = "id, rule, scope, subject, state, value, threshold, reason, at, delivered, attempts"
+
     /// Devices with their totals over all epochs.
     static let deviceList = """
         SELECT d.name, d.device_id, d.site, d.hardware, d.created_at, d.revoked_at, CAST(COALESCE(SUM(s.stored), 0) AS BIGINT),

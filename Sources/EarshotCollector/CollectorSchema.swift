@@ -34,6 +34,16 @@ enum CollectorSchema {
                 "CREATE INDEX records_by_device ON records (device_id, wall)",
                 "CREATE INDEX records_by_model ON records (model, wall)",
             ]),
+            (2, [
+                """
+                CREATE TABLE alarm_log (id \(dialect == .sqlite ? "INTEGER PRIMARY KEY AUTOINCREMENT" : "BIGSERIAL PRIMARY KEY"),
+                    rule TEXT NOT NULL, scope TEXT NOT NULL, subject TEXT NOT NULL, state TEXT NOT NULL, value \(real),
+                    threshold \(real), reason TEXT NOT NULL, at \(real) NOT NULL, delivered \(flag) NOT NULL DEFAULT 0,
+                    attempts INTEGER NOT NULL DEFAULT 0)
+                """,
+                "CREATE INDEX alarm_log_by_subject ON alarm_log (rule, subject, id)",
+                "CREATE TABLE model_holds (model TEXT PRIMARY KEY, rule TEXT NOT NULL, reason TEXT NOT NULL, since \(real) NOT NULL)",
+            ]),
         ]
     }
 }

@@ -108,6 +108,35 @@ public struct UtteranceWindow: Sendable {
     public init() {}
 }
 
+/// One line of the alarm log: a rule's state change for one subject (a device, a model, or the fleet).
+public struct AlarmLogEntry: Sendable, Equatable, Codable {
+    public var id: Int64 = 0
+    public var rule: String
+    public var scope: String
+    public var subject: String
+    /// `firing` or `resolved`.
+    public var state: String
+    public var value: Double?
+    public var threshold: Double?
+    public var reason: String
+    public var at: Double
+    public var delivered = false
+    public var attempts = 0
+
+    public init(rule: String, scope: String, subject: String, state: String, value: Double?, threshold: Double?, reason: String, at: Double) {
+        self.rule = rule; self.scope = scope; self.subject = subject; self.state = state
+        self.value = value; self.threshold = threshold; self.reason = reason; self.at = at
+    }
+}
+
+/// A model version an alarm has held back from rollouts.
+public struct ModelHold: Sendable, Equatable, Codable {
+    public var model: String
+    public var rule: String
+    public var reason: String
+    public var since: Double
+}
+
 /// Storage behind the collector; SQLite and PostgreSQL implement the same behaviour (the tests run both).
 public protocol CollectorStore: Sendable {
     /// Applies the migrations not yet applied; returns the versions applied now.
@@ -122,6 +151,17 @@ public protocol CollectorStore: Sendable {
     func ingest(_ batch: IngestBatch, device: DeviceEntry, receivedAt: Double) async throws(CollectorError) -> IngestResult
     /// The most recent `limit` decisions (optionally of one device or model), as columns.
     func window(device: String?, model: String?, since: Double?, limit: Int) async throws(CollectorError) -> UtteranceWindow
+    /// Device names or model versions a rule of `scope` ranges over (["fleet"] for the fleet).
+    func subjects(_ scope: AlarmRule.Scope) async throws(CollectorError) -> [String]
+    /// Appends to the alarm log; returns the entry's id.
+    func logAlarm(_ entry: AlarmLogEntry) async throws(CollectorError) -> Int64
+    func markDelivered(id: Int64, delivered: Bool, attempts: Int) async throws(CollectorError)
+    /// The newest `limit` log entries, newest first.
+    func alarmLog(limit: Int) async throws(CollectorError) -> [AlarmLogEntry]
+    func hold(_ hold: ModelHold) async throws(CollectorError)
+    /// Lifts a hold, only if `rule` placed it (nil: whoever did).
+    func release(model: String, rule: String?) async throws(CollectorError)
+    func holds() async throws(CollectorError) -> [ModelHold]
     func close() async
 }
 

@@ -242,5 +242,61 @@ final class PostgresCollectorStore: CollectorStore {
         return window.build()
     }
 
+    func subjects(_ scope: AlarmRule.Scope) async throws(CollectorError) -> [String] {
+        guard let sql = CollectorSQL.subjects(scope) else { return ["fleet"] }
+        do { return try await rows(PostgresQuery(unsafeSQL: sql)).map { try $0.decode(String.self) } } catch { throw failure(error) }
+    }
+
+    func logAlarm(_ entry: AlarmLogEntry) async throws(CollectorError) -> Int64 {
+        let rows = try await rows("""
+            INSERT INTO alarm_log (rule, scope, subject, state, value, threshold, reason, at)
+            VALUES (\(entry.rule), \(entry.scope), \(entry.subject), \(entry.state), \(entry.value), \(entry.threshold), \(entry.reason), \(entry.at))
+            RETURNING id
+            """)
+        do { return try rows.first?.decode(Int64.self) ?? 0 } catch { throw failure(error) }
+    }
+
+    func markDelivered(id: Int64, delivered: Bool, attempts: Int) async throws(CollectorError) {
+        let flag = Int16(delivered ? 1 : 0), count = Int32(attempts)
+        _ = try await rows("UPDATE alarm_log SET delivered = \(flag), attempts = \(count) WHERE id = \(id)")
+    }
+
+    func alarmLog(limit: Int) async throws(CollectorError) -> [AlarmLogEntry] {
+        let rows = try await rows(PostgresQuery(unsafeSQL: "SELECT \(CollectorSQL.alarmColumns) FROM alarm_log ORDER BY id DESC LIMIT \(max(0, limit))"))
+        do {
+            return try rows.map { row in
+                let (id, rule, scope, subject, state, value, threshold, reason, at, delivered, attempts) =
+                    try row.decode((Int64, String, String, String, String, Double?, Double?, String, Double, Int16, Int32).self)
+                var entry = AlarmLogEntry(rule: rule, scope: scope, subject: subject, state: state, value: value, threshold: threshold, reason: reason, at: at)
+                entry.id = id
+                entry.delivered = delivered != 0
+                entry.attempts = Int(attempts)
+                return entry
+            }
+        } catch { throw failure(error) }
+    }
+
+    func hold(_ hold: ModelHold) async throws(CollectorError) {
+        _ = try await rows("INSERT INTO model_holds VALUES (\(hold.model), \(hold.rule), \(hold.reason), \(hold.since)) ON CONFLICT (model) DO NOTHING")
+    }
+
+    func release(model: String, rule: String?) async throws(CollectorError) {
+        if let rule {
+            _ = try await rows("DELETE FROM model_holds WHERE model = \(model) AND rule = \(rule)")
+        } else {
+            _ = try await rows("DELETE FROM model_holds WHERE model = \(model)")
+        }
+    }
+
+    func holds() async throws(CollectorError) -> [ModelHold] {
+        let rows = try await rows("SELECT model, rule, reason, since FROM model_holds ORDER BY model")
+        do {
+            return try rows.map { row in
+                let (model, rule, reason, since) = try row.decode((String, String, String, Double).self)
+                return ModelHold(model: model, rule: rule, reason: reason, since: since)
+            }
+        } catch { throw failure(error) }
+    }
+
     func close() async { runner.cancel() }
 }

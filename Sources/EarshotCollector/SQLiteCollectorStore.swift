@@ -154,6 +154,58 @@ final class SQLiteCollectorStore: CollectorStore {
         }
     }
 
+    func subjects(_ scope: AlarmRule.Scope) async throws(CollectorError) -> [String] {
+        guard let sql = CollectorSQL.subjects(scope) else { return ["fleet"] }
+        return try await read { db in try String.fetchAll(db, sql: sql) }
+    }
+
+    func logAlarm(_ entry: AlarmLogEntry) async throws(CollectorError) -> Int64 {
+        try await write { db in
+            try db.execute(sql: "INSERT INTO alarm_log (rule, scope, subject, state, value, threshold, reason, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                           arguments: [entry.rule, entry.scope, entry.subject, entry.state, entry.value, entry.threshold, entry.reason, entry.at])
+            return db.lastInsertedRowID
+        }
+    }
+
+    func markDelivered(id: Int64, delivered: Bool, attempts: Int) async throws(CollectorError) {
+        try await write { db in
+            try db.execute(sql: "UPDATE alarm_log SET delivered = ?, attempts = ? WHERE id = ?", arguments: [delivered ? 1 : 0, attempts, id])
+        }
+    }
+
+    func alarmLog(limit: Int) async throws(CollectorError) -> [AlarmLogEntry] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT \(CollectorSQL.alarmColumns) FROM alarm_log ORDER BY id DESC LIMIT ?", arguments: [limit]).map { row in
+                var entry = AlarmLogEntry(rule: row[1], scope: row[2], subject: row[3], state: row[4], value: row[5], threshold: row[6], reason: row[7], at: row[8])
+                entry.id = row[0]
+                entry.delivered = (row[9] as Int) != 0
+                entry.attempts = row[10]
+                return entry
+            }
+        }
+    }
+
+    func hold(_ hold: ModelHold) async throws(CollectorError) {
+        try await write { db in
+            try db.execute(sql: "INSERT INTO model_holds VALUES (?, ?, ?, ?) ON CONFLICT (model) DO NOTHING",
+                           arguments: [hold.model, hold.rule, hold.reason, hold.since])
+        }
+    }
+
+    func release(model: String, rule: String?) async throws(CollectorError) {
+        try await write { db in
+            try db.execute(sql: "DELETE FROM model_holds WHERE model = ? AND (? IS NULL OR rule = ?)", arguments: [model, rule, rule])
+        }
+    }
+
+    func holds() async throws(CollectorError) -> [ModelHold] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT model, rule, reason, since FROM model_holds ORDER BY model").map {
+                ModelHold(model: $0[0], rule: $0[1], reason: $0[2], since: $0[3])
+            }
+        }
+    }
+
     func close() async { try? pool.close() }
 }
 

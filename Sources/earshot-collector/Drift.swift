@@ -111,25 +111,10 @@ extension Collector {
             var inputs = Inputs(referenceRows: referenceCount, currentRows: currentCount,
                                 referenceName: "the \(referenceCount) decisions before (\(scope.isEmpty ? "fleet" : scope))",
                                 currentName: "the latest \(currentCount) decisions (\(scope.isEmpty ? "fleet" : scope))")
-            let wanted = Set(Self.list(columns))
-            // Rows are oldest first; a column holds only the rows that have its value, so split by each row's position.
-            for (name, values) in both.numeric.sorted(by: { $0.key < $1.key }) where wanted.isEmpty || wanted.contains(name) {
-                let flags = both.present[name] ?? []
-                var r: [Double] = [], c: [Double] = []
-                var k = 0
-                for (row, present) in flags.enumerated() where present {
-                    if row < referenceCount { r.append(values[k]) } else { c.append(values[k]) }
-                    k += 1
-                }
-                inputs.reference.append((name, .numeric(r)))
-                inputs.current[name] = .numeric(c)
-                inputs.missing[name] = (referenceCount - r.count, currentCount - c.count)
-            }
-            for (name, values) in both.categorical.sorted(by: { $0.key < $1.key }) where (wanted.isEmpty || wanted.contains(name)) && values.count == both.count {
-                inputs.reference.append((name, .categorical(Array(values[..<referenceCount]))))
-                inputs.current[name] = .categorical(Array(values[referenceCount...]))
-                inputs.missing[name] = (0, 0)
-            }
+            let (reference, current) = both.split(currentCount: currentCount, only: Set(Self.list(columns)))
+            inputs.reference = reference
+            inputs.current = current
+            for (name, column) in reference { inputs.missing[name] = (referenceCount - column.count, currentCount - (current[name]?.count ?? 0)) }
             return inputs
         }
 

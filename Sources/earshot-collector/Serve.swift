@@ -13,6 +13,7 @@ extension Collector {
         @Option(help: "The TCP port (0 picks a free one).") var port = 8090
         @Option(help: "Largest request body, in MiB.") var maxBodyMb = 8.0
         @Option(help: "Most records per batch.") var maxRecords = 1_000
+        @Option(help: "A YAML config with an `alarms:` section: its rules are evaluated every interval while serving.") var config: String?
 
         func validate() throws {
             guard (0...65_535).contains(port) else { throw ValidationError("--port must be 0–65535.") }
@@ -20,6 +21,7 @@ extension Collector {
         }
 
         func run() async throws {
+            let alarms = try config.map(loadAlarmConfiguration)
             let store = try await database.open()
             var configuration = CollectorConfiguration()
             configuration.host = host
@@ -28,6 +30,23 @@ extension Collector {
             configuration.limits.maximumRecords = maxRecords
             let server = CollectorServer(store: store, configuration: configuration)
             let location = database.location.replacingOccurrences(of: #"://([^:@/]+):[^@/]*@"#, with: "://$1:***@", options: .regularExpression)
+            // Alarm rules run beside the server; give the config to one collector of a pool.
+            let evaluator = alarms.map { configuration in
+                Task {
+                    let engine = AlarmEngine(store: store, configuration: configuration)
+                    while !Task.isCancelled {
+                        do {
+                            for change in try await engine.evaluate() {
+                                FileHandle.standardError.write(Data("earshot-collector: alarm \(change.rule) [\(change.subject)] \(change.state): \(change.reason)\n".utf8))
+                            }
+                        } catch {
+                            FileHandle.standardError.write(Data("earshot-collector: alarm evaluation failed: \(error)\n".utf8))
+                        }
+                        try? await Task.sleep(for: .seconds(configuration.interval))
+                    }
+                }
+            }
+            defer { evaluator?.cancel() }
             do {
                 try await server.run { bound in
                     FileHandle.standardError.write(Data("earshot-collector: listening on http://\(host):\(bound) (\(location))\n".utf8))
