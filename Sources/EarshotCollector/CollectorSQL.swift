@@ -52,7 +52,8 @@ enum CollectorSQL {
         max(0, batch.records[0].sequence - (prior ?? 0) - 1)
     }
 
-    /// The most recent decisions, newest first: numeric columns, then model, label, source, then accepted, null_result.
+    /// The most recent decisions, newest first: numeric columns, then model, label, source, then accepted, null_result,
+    /// then wall time.
     static func windowQuery(device: String?, model: String?, since: Double?, limit: Int,
                             placeholder: (Int) -> String) -> (String, [Value]) {
         var conditions = ["kind = 'decision'"]
@@ -61,7 +62,7 @@ enum CollectorSQL {
         if let device { conditions.append("device_id = (SELECT device_id FROM devices WHERE name = \(bind(.text(device))))") }
         if let model { conditions.append("model = \(bind(.text(model)))") }
         if let since { conditions.append("wall >= \(bind(.real(since)))") }
-        let columns = UtteranceRow.numericColumns + ["model", "label", "source", "accepted", "null_result"]
+        let columns = UtteranceRow.numericColumns + ["model", "label", "source", "accepted", "null_result", "wall"]
         let sql = "SELECT \(columns.joined(separator: ", ")) FROM records WHERE \(conditions.joined(separator: " AND ")) "
             + "ORDER BY wall DESC LIMIT \(bind(.integer(Int64(limit))))"
         return (sql, values)
@@ -73,9 +74,11 @@ enum CollectorSQL {
         private var present = [[Bool]](repeating: [], count: UtteranceRow.numericColumns.count)
         private var text = [[String]](repeating: [], count: 3)
         private var flags = [[String]](repeating: [], count: 2)
+        private var walls: [Double] = []
         private var count = 0
 
-        mutating func add(numeric values: [Double?], text strings: [String?], flags bits: [Int?]) {
+        mutating func add(numeric values: [Double?], text strings: [String?], flags bits: [Int?], wall: Double) {
+            walls.append(wall)
             for (k, v) in values.enumerated() {
                 if let v { numeric[k].append(v) }
                 present[k].append(v != nil)
@@ -88,6 +91,7 @@ enum CollectorSQL {
         func build() -> UtteranceWindow {
             var window = UtteranceWindow()
             window.count = count
+            window.walls = walls.reversed()
             for (k, name) in UtteranceRow.numericColumns.enumerated() {
                 window.numeric[name] = numeric[k].reversed()
                 window.present[name] = present[k].reversed()

@@ -10,10 +10,15 @@ public struct CollectorConfiguration: Sendable {
     /// 0 picks a free port (reported through `onRunning`).
     public var port = 8090
     public var limits = IngestLimits()
+    /// When set, the dashboard needs `Authorization: Bearer <token>` or `?token=<token>` (ingest always needs a device token).
+    public var dashboardToken: String?
+    /// Rows per drift window on the dashboard.
+    public var dashboardWindow = 200
     public init() {}
 }
 
-/// The collector's HTTP side: `POST /v1/ingest` (docs/SYNC.md), `GET /healthz` and Prometheus `GET /metrics`.
+/// The collector's HTTP side: `POST /v1/ingest` (docs/SYNC.md), the dashboard (`/`, `/devices/NAME`,
+/// `/models/NAME@VERSION`), `GET /healthz` and Prometheus `GET /metrics`.
 /// Stateless apart from the store, so several processes can serve one PostgreSQL database.
 public final class CollectorServer: Sendable {
     public let store: any CollectorStore
@@ -28,6 +33,7 @@ public final class CollectorServer: Sendable {
         metrics.declare("earshot_collector_records_stored_total", .counter, help: "Records stored (each identity once).")
         metrics.declare("earshot_collector_records_duplicate_total", .counter, help: "Records sent again and not stored twice.")
         metrics.declare("earshot_collector_ingest_seconds", .histogram, help: "Time to check and store one batch.")
+        metrics.declare("earshot_collector_page_seconds", .histogram, help: "Time to render one dashboard page.")
         metrics.collectProcessMetrics()
     }
 
@@ -97,6 +103,18 @@ public final class CollectorServer: Sendable {
                                            body: Data(buffer.readableBytesView))
             return Self.response(answer)
         }
+        var dashboard = Dashboard(store: store)
+        dashboard.window = configuration.dashboardWindow
+        let pages = dashboard
+        router.get("/") { request, _ in await self.html(request) { () async throws(CollectorError) -> String? in try await pages.fleetPage() } }
+        router.get("/devices/:name") { request, context in
+            let name = context.parameters.get("name") ?? ""
+            return await self.html(request) { () async throws(CollectorError) -> String? in try await pages.devicePage(name) }
+        }
+        router.get("/models/:model") { request, context in
+            let model = context.parameters.get("model") ?? ""
+            return await self.html(request) { () async throws(CollectorError) -> String? in try await pages.modelPage(model) }
+        }
         router.get("/healthz") { _, _ in Self.response(Answer(status: 200, body: Data("{\"status\":\"ok\"}".utf8))) }
         router.get("/metrics") { _, _ -> Response in
             var headers = HTTPFields()
@@ -111,6 +129,30 @@ public final class CollectorServer: Sendable {
             onServerRunning: { channel in onRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
         try await app.runService()
+    }
+
+    /// A dashboard page: 401 without the dashboard token (when one is set), 404 for unknown names, 503 when storage fails.
+    private func html(_ request: Request, _ render: () async throws(CollectorError) -> String?) async -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "text/html; charset=utf-8"
+        if let token = configuration.dashboardToken {
+            let bearer = request.headers[.authorization] == "Bearer \(token)"
+            let query = request.uri.queryParameters.get("token") == token
+            guard bearer || query else {
+                return Response(status: .unauthorized, headers: headers, body: .init(byteBuffer: ByteBuffer(string: Dashboard.page(title: "Earshot", body: "<h1>Unauthorized</h1><p>This dashboard needs its token (?token=…).</p>"))))
+            }
+        }
+        let started = ContinuousClock.now
+        do throws(CollectorError) {
+            guard let page = try await render() else {
+                return Response(status: .notFound, headers: headers, body: .init(byteBuffer: ByteBuffer(string: Dashboard.page(title: "Earshot", body: "<p><a href=\"/\">← fleet</a></p><h1>Not found</h1><p>No such device or model.</p>"))))
+            }
+            let elapsed = (ContinuousClock.now - started).components
+            metrics.observe("earshot_collector_page_seconds", Double(elapsed.seconds) + Double(elapsed.attoseconds) * 1e-18)
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: page)))
+        } catch {
+            return Response(status: .serviceUnavailable, headers: headers, body: .init(byteBuffer: ByteBuffer(string: Dashboard.page(title: "Earshot", body: "<h1>Storage unavailable</h1><p>\(Charts.escape(error.message))</p>"))))
+        }
     }
 
     static func response(_ answer: Answer) -> Response {

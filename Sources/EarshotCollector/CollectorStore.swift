@@ -103,6 +103,8 @@ public struct UtteranceWindow: Sendable {
     /// Numeric columns hold only the values present; `present` says, row by row, which rows had one.
     public var numeric: [String: [Double]] = [:]
     public var present: [String: [Bool]] = [:]
+    /// Each row's wall-clock time (seconds since 1970), oldest first.
+    public var walls: [Double] = []
     public var categorical: [String: [String]] = [:]
     public var count = 0
     public init() {}

@@ -6,7 +6,7 @@ extension Collector {
     /// `earshot-collector serve`: the ingest endpoint of docs/SYNC.md.
     struct Serve: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Serve the ingest API (POST /v1/ingest, GET /healthz, GET /metrics) until SIGINT or SIGTERM.",
+            abstract: "Serve the ingest API (POST /v1/ingest), the dashboard (/), /healthz and /metrics until SIGINT or SIGTERM.",
             discussion: "Says \"earshot-collector: listening on http://HOST:PORT (DATABASE)\" on stderr once the port is bound.")
         @OptionGroup var database: DatabaseOptions
         @Option(help: "The address to listen on.") var host = "127.0.0.1"
@@ -14,6 +14,8 @@ extension Collector {
         @Option(help: "Largest request body, in MiB.") var maxBodyMb = 8.0
         @Option(help: "Most records per batch.") var maxRecords = 1_000
         @Option(help: "A YAML config with an `alarms:` section: its rules are evaluated every interval while serving.") var config: String?
+        @Option(help: "Require this token for the dashboard (Authorization: Bearer, or ?token=); default $EARSHOT_DASHBOARD_TOKEN.") var dashboardToken: String?
+        @Option(help: "Rows per drift window on the dashboard.") var dashboardWindow = 200
 
         func validate() throws {
             guard (0...65_535).contains(port) else { throw ValidationError("--port must be 0–65535.") }
@@ -28,6 +30,8 @@ extension Collector {
             configuration.port = port
             configuration.limits.maximumBodyBytes = Int(maxBodyMb * 1_048_576)
             configuration.limits.maximumRecords = maxRecords
+            configuration.dashboardToken = dashboardToken ?? ProcessInfo.processInfo.environment["EARSHOT_DASHBOARD_TOKEN"]
+            configuration.dashboardWindow = dashboardWindow
             let server = CollectorServer(store: store, configuration: configuration)
             let location = database.location.replacingOccurrences(of: #"://([^:@/]+):[^@/]*@"#, with: "://$1:***@", options: .regularExpression)
             // Alarm rules run beside the server; give the config to one collector of a pool.
