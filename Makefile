@@ -26,6 +26,7 @@ release: deps
 	swift build -c release $(SWIFT_FLAGS)
 
 demo: release
+	@scripts/install-deps.sh demo
 	@scripts/demo.sh $(RELEASE_BIN)
 
 test: deps-test

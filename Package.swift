@@ -60,6 +60,7 @@ let package = Package(
         .target(name: "EarshotSync", dependencies: ["EarshotSpool", "CZlib"], swiftSettings: swiftSettings),
         .target(name: "EarshotCollector", dependencies: ["EarshotMonitoring", "CZlib",
                                                         .product(name: "Hummingbird", package: "hummingbird"),
+                                                        .product(name: "HummingbirdTLS", package: "hummingbird"),
                                                         .product(name: "Logging", package: "swift-log"),
                                                         .product(name: "GRDB", package: "GRDB.swift"),
                                                         .product(name: "PostgresNIO", package: "postgres-nio"),

@@ -5,8 +5,8 @@ set -euo pipefail
 
 packages=(pkg-config libasound2-dev libsndfile1-dev libsamplerate0-dev libsqlite3-dev zlib1g-dev alsa-utils sox)
 case "${1:-build}" in
-  test) packages+=(espeak-ng flite python3 python3-venv systemd postgresql chromium) ;;
-  demo) packages+=(espeak-ng flite python3 python3-venv systemd) ;;
+  test) packages+=(espeak-ng flite python3 python3-venv systemd postgresql chromium curl openssl util-linux) ;;
+  demo) packages+=(espeak-ng flite python3 python3-venv systemd curl) ;;
 esac
 
 missing=()

@@ -1,6 +1,7 @@
 public import EarshotMonitoring
 public import Foundation
 import Hummingbird
+public import HummingbirdTLS
 import Logging
 import NIOCore
 
@@ -14,6 +15,9 @@ public struct CollectorConfiguration: Sendable {
     public var dashboardToken: String?
     /// Rows per drift window on the dashboard.
     public var dashboardWindow = 200
+    /// PEM files: with both, the collector speaks HTTPS only.
+    public var tlsCertificate: String?
+    public var tlsKey: String?
     public init() {}
 }
 
@@ -123,12 +127,36 @@ public final class CollectorServer: Sendable {
         }
         var logger = Logger(label: "earshot-collector")
         logger.logLevel = .warning
-        let app = Application(
-            router: router,
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "earshot-collector"),
-            onServerRunning: { channel in onRunning(channel.localAddress?.port ?? 0) },
-            logger: logger)
-        try await app.runService()
+        let address = ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.port), serverName: "earshot-collector")
+        if let tls = try tlsConfiguration() {
+            let app = Application(router: router, server: try .tls(.http1(), tlsConfiguration: tls), configuration: address,
+                                  onServerRunning: { channel in onRunning(channel.localAddress?.port ?? 0) }, logger: logger)
+            try await app.runService()
+        } else {
+            let app = Application(router: router, configuration: address,
+                                  onServerRunning: { channel in onRunning(channel.localAddress?.port ?? 0) }, logger: logger)
+            try await app.runService()
+        }
+    }
+
+    /// The server's TLS settings from the PEM certificate chain and key, or nil for plain HTTP.
+    public func tlsConfiguration() throws(CollectorError) -> TLSConfiguration? {
+        switch (configuration.tlsCertificate, configuration.tlsKey) {
+        case (nil, nil): return nil
+        case (let certificate?, let key?):
+            let chain: [NIOSSLCertificate]
+            do { chain = try NIOSSLCertificate.fromPEMFile(certificate) } catch {
+                throw CollectorError(2, "cannot read the TLS certificate \(certificate) (PEM expected): \(error)")
+            }
+            guard !chain.isEmpty else { throw CollectorError(2, "\(certificate) holds no certificate") }
+            let privateKey: NIOSSLPrivateKey
+            do { privateKey = try NIOSSLPrivateKey(file: key, format: .pem) } catch {
+                throw CollectorError(2, "cannot read the TLS key \(key) (PEM expected): \(error)")
+            }
+            return TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(privateKey))
+        default:
+            throw CollectorError(2, "TLS needs both a certificate and a key")
+        }
     }
 
     /// A dashboard page: 401 without the dashboard token (when one is set), 404 for unknown names, 503 when storage fails.

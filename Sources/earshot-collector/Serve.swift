@@ -16,6 +16,8 @@ extension Collector {
         @Option(help: "A YAML config with an `alarms:` section: its rules are evaluated every interval while serving.") var config: String?
         @Option(help: "Require this token for the dashboard (Authorization: Bearer, or ?token=); default $EARSHOT_DASHBOARD_TOKEN.") var dashboardToken: String?
         @Option(help: "Rows per drift window on the dashboard.") var dashboardWindow = 200
+        @Option(help: ArgumentHelp("A PEM certificate chain: serve HTTPS (needs --tls-key).", valueName: "file")) var tlsCert: String?
+        @Option(help: ArgumentHelp("The PEM private key for --tls-cert.", valueName: "file")) var tlsKey: String?
 
         func validate() throws {
             guard (0...65_535).contains(port) else { throw ValidationError("--port must be 0–65535.") }
@@ -32,7 +34,14 @@ extension Collector {
             configuration.limits.maximumRecords = maxRecords
             configuration.dashboardToken = dashboardToken ?? ProcessInfo.processInfo.environment["EARSHOT_DASHBOARD_TOKEN"]
             configuration.dashboardWindow = dashboardWindow
+            configuration.tlsCertificate = tlsCert
+            configuration.tlsKey = tlsKey
             let server = CollectorServer(store: store, configuration: configuration)
+            do { _ = try server.tlsConfiguration() } catch {
+                await store.close()
+                throw fail(error.message, .usage)
+            }
+            let scheme = tlsCert == nil ? "http" : "https"
             let location = database.location.replacingOccurrences(of: #"://([^:@/]+):[^@/]*@"#, with: "://$1:***@", options: .regularExpression)
             // Alarm rules run beside the server; give the config to one collector of a pool.
             let evaluator = alarms.map { configuration in
@@ -53,7 +62,7 @@ extension Collector {
             defer { evaluator?.cancel() }
             do {
                 try await server.run { bound in
-                    FileHandle.standardError.write(Data("earshot-collector: listening on http://\(host):\(bound) (\(location))\n".utf8))
+                    FileHandle.standardError.write(Data("earshot-collector: listening on \(scheme)://\(host):\(bound) (\(location))\n".utf8))
                 }
             } catch {
                 await store.close()

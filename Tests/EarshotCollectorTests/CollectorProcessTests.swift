@@ -77,6 +77,36 @@ struct CollectorProcessTests {
         #expect(server.terminate() == 0)
     }
 
+    /// HTTPS with a certificate and key: plain HTTP is refused, a device that does not trust the certificate keeps its
+    /// backlog (exit 75), and one that does (the certificate as its system trust store, bind-mounted in a private mount
+    /// namespace so the host is untouched) uploads everything.
+    @Test func tlsIsServedAndVerified() throws {
+        let directory = Fixtures.temporaryDirectory("collector-tls")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let made = try Programs.run("/usr/bin/openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", directory + "/key.pem",
+                                                         "-out", directory + "/cert.pem", "-days", "2", "-subj", "/CN=127.0.0.1",
+                                                         "-addext", "subjectAltName=IP:127.0.0.1"])
+        try #require(made.status == 0, "openssl: \(made.stderr)")
+        let db = "sqlite:\(directory)/c.db"
+        let token = try #require(try Self.collector(["devices", "add", "tls-box", "--db", db]).stdout.split(separator: "\n").last.map(String.init))
+        let spool = try Self.spool(directory, count: 300)
+        let server = try ServeProcess(["--db", db, "--tls-cert", directory + "/cert.pem", "--tls-key", directory + "/key.pem"], program: Programs.collector)
+        #expect(server.banner.contains("https://127.0.0.1:"))
+        let https = "https://127.0.0.1:\(server.port)"
+        #expect(try Programs.run("/usr/bin/curl", ["-sf", "--cacert", directory + "/cert.pem", https + "/healthz"]).stdout.contains("ok"))
+        #expect(try Programs.run("/usr/bin/curl", ["-sf", "http://127.0.0.1:\(server.port)/healthz"]).status != 0)
+        let untrusted = try Programs.earshot(["sync", "--now", "--spool", spool, "--collector", https, "--token", token, "--timeout", "1"])
+        #expect(untrusted.status == 75 && untrusted.stderr.contains("certificate"), "\(untrusted.stderr)")
+        let trusted = try Programs.run("/usr/bin/unshare", ["-m", "/bin/sh", "-c",
+            "mount --bind \"$0\" /etc/ssl/certs/ca-certificates.crt && exec \"$1\" sync --now --spool \"$2\" --collector \"$3\" --token \"$4\"",
+            directory + "/cert.pem", Programs.earshot, spool, https, token])
+        #expect(trusted.status == 0, "\(trusted.stderr)")
+        #expect(try Self.devices(db).first?["records"] as? Int == 300)
+        let badKey = try Self.collector(["serve", "--port", "0", "--db", db, "--tls-cert", directory + "/cert.pem", "--tls-key", directory + "/none.pem"])
+        #expect(badKey.status == 64 && badKey.stderr.contains("TLS key"))
+        #expect(server.terminate() == 0)
+    }
+
     @Test func badDatabasesAndNamesAreClearErrors() throws {
         let unreachable = try Self.collector(["devices", "list", "--db", "postgres://x:y@127.0.0.1:1/none"])
         #expect(unreachable.status == 69 && unreachable.stderr.contains("cannot use PostgreSQL") && unreachable.stderr.contains("refused"))
