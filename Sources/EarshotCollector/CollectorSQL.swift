@@ -6,7 +6,8 @@ enum CollectorSQL {
     }
 
     /// The categorical columns a window carries.
-    static let categoricalColumns = ["model", "label", "source", "accepted", "null_result"]
+    static let categoricalColumns = ["model", "label", "source", "accepted", "null_result", "cloud_agrees", "shadow_agrees"]
+    static let windowFlags = ["accepted", "null_result", "cloud_agrees", "shadow_agrees"]
 
     /// The subjects a scope ranges over: bound, unrevoked devices by name, or the models decisions came from.
     static func subjects(_ scope: AlarmRule.Scope) -> String? {
@@ -52,8 +53,8 @@ enum CollectorSQL {
         max(0, batch.records[0].sequence - (prior ?? 0) - 1)
     }
 
-    /// The most recent decisions, newest first: numeric columns, then model, label, source, then accepted, null_result,
-    /// then wall time.
+    /// The most recent decisions, newest first: numeric columns, then model, label, source, then the flags
+    /// (`windowFlags`), then wall time.
     static func windowQuery(device: String?, model: String?, since: Double?, limit: Int,
                             placeholder: (Int) -> String) -> (String, [Value]) {
         var conditions = ["kind = 'decision'"]
@@ -62,7 +63,7 @@ enum CollectorSQL {
         if let device { conditions.append("device_id = (SELECT device_id FROM devices WHERE name = \(bind(.text(device))))") }
         if let model { conditions.append("model = \(bind(.text(model)))") }
         if let since { conditions.append("wall >= \(bind(.real(since)))") }
-        let columns = UtteranceRow.numericColumns + ["model", "label", "source", "accepted", "null_result", "wall"]
+        let columns = UtteranceRow.numericColumns + ["model", "label", "source"] + windowFlags + ["wall"]
         let sql = "SELECT \(columns.joined(separator: ", ")) FROM records WHERE \(conditions.joined(separator: " AND ")) "
             + "ORDER BY wall DESC LIMIT \(bind(.integer(Int64(limit))))"
         return (sql, values)
@@ -73,7 +74,7 @@ enum CollectorSQL {
         private var numeric = [[Double]](repeating: [], count: UtteranceRow.numericColumns.count)
         private var present = [[Bool]](repeating: [], count: UtteranceRow.numericColumns.count)
         private var text = [[String]](repeating: [], count: 3)
-        private var flags = [[String]](repeating: [], count: 2)
+        private var flags = [[String]](repeating: [], count: CollectorSQL.windowFlags.count)
         private var walls: [Double] = []
         private var count = 0
 
@@ -84,7 +85,8 @@ enum CollectorSQL {
                 present[k].append(v != nil)
             }
             for (k, v) in strings.enumerated() { text[k].append(v ?? "") }
-            for (k, v) in bits.enumerated() { if let v { flags[k].append(v == 0 ? "false" : "true") } }
+            // A flag's column keeps every row ("" where unknown) so categorical columns stay aligned with rows.
+            for (k, v) in bits.enumerated() { flags[k].append(v.map { $0 == 0 ? "false" : "true" } ?? "") }
             count += 1
         }
 
@@ -97,7 +99,7 @@ enum CollectorSQL {
                 window.present[name] = present[k].reversed()
             }
             for (k, name) in ["model", "label", "source"].enumerated() { window.categorical[name] = text[k].reversed() }
-            for (k, name) in ["accepted", "null_result"].enumerated() { window.categorical[name] = flags[k].reversed() }
+            for (k, name) in CollectorSQL.windowFlags.enumerated() { window.categorical[name] = flags[k].reversed() }
             return window
         }
     }

@@ -11,8 +11,11 @@ enum CollectorSchema {
         let integer = dialect == .sqlite ? "INTEGER" : "BIGINT"
         let real = dialect == .sqlite ? "REAL" : "DOUBLE PRECISION"
         let flag = dialect == .sqlite ? "INTEGER" : "SMALLINT"
-        let utterance = UtteranceRow.textColumns.map { "\($0) TEXT" } + UtteranceRow.numericColumns.map { "\($0) \(real)" }
-            + UtteranceRow.flagColumns.map { "\($0) \(flag)" }
+        // Version 1's columns, frozen: later columns arrive by later migrations, never by editing this list.
+        let utterance = ["model", "source", "label"].map { "\($0) TEXT" }
+            + ["confidence", "latency_ms", "duration_s", "rms_dbfs", "peak_dbfs", "snr_db", "noise_floor_dbfs", "speech_ratio",
+               "clipped_percent", "spectral_centroid_hz", "spectral_tilt"].map { "\($0) \(real)" }
+            + ["accepted", "null_result", "cloud_agrees", "shadow_agrees", "offline"].map { "\($0) \(flag)" }
         return [
             (1, [
                 """
@@ -44,6 +47,8 @@ enum CollectorSchema {
                 "CREATE INDEX alarm_log_by_subject ON alarm_log (rule, subject, id)",
                 "CREATE TABLE model_holds (model TEXT PRIMARY KEY, rule TEXT NOT NULL, reason TEXT NOT NULL, since \(real) NOT NULL)",
             ]),
+            // The kept audio clip a decision names (relative to the device's spool), for exports.
+            (3, ["ALTER TABLE records ADD COLUMN audio TEXT"]),
         ]
     }
 }

@@ -17,7 +17,7 @@ public struct Dashboard: Sendable {
     static let stages: [(stage: String, columns: [String])] = [
         ("input & VAD", ["rms_dbfs", "peak_dbfs", "snr_db", "noise_floor_dbfs", "clipped_percent", "spectral_centroid_hz", "spectral_tilt",
                           "speech_ratio", "duration_s"]),
-        ("recogniser", ["label", "confidence", "null_result", "accepted", "source"]),
+        ("recogniser", ["label", "confidence", "null_result", "accepted", "source", "cloud_agrees", "shadow_agrees"]),
         ("software", ["latency_ms"]),
     ]
     static var columns: [String] { stages.flatMap(\.columns) }

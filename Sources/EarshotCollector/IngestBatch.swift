@@ -45,6 +45,8 @@ public struct UtteranceRow: Sendable, Equatable {
     public var cloudAgrees: Bool?
     public var shadowAgrees: Bool?
     public var offline: Bool?
+    /// The kept audio file, relative to the device's spool (only for sampled utterances).
+    public var audio: String?
 
     public init() {}
 
@@ -57,8 +59,8 @@ public struct UtteranceRow: Sendable, Equatable {
     /// Yes/no columns, stored as 0/1.
     public static let flagColumns = ["accepted", "null_result", "cloud_agrees", "shadow_agrees", "offline"]
     public var flagValues: [Bool?] { [accepted, nullResult, cloudAgrees, shadowAgrees, offline] }
-    public static let textColumns = ["model", "source", "label"]
-    public var textValues: [String?] { [model, source, label] }
+    public static let textColumns = ["model", "source", "label", "audio"]
+    public var textValues: [String?] { [model, source, label, audio] }
 
     /// Reads a spool record of `kind`: a `decision` (docs/SYNC.md: {schema, boot_id, monotonic_ns, decision}) or a
     /// technician's `label`. Fields of the wrong type are left nil; the record itself is kept whole either way.
@@ -88,6 +90,7 @@ public struct UtteranceRow: Sendable, Equatable {
                 case "accepted": row.accepted = try s.optionalBool()
                 case "latency_ms": row.latencyMs = try s.optionalNumber()
                 case "offline": row.offline = try s.optionalBool()
+                case "audio": row.audio = try s.optionalText()
                 case "models":
                     guard try s.peek() == UInt8(ascii: "{") else { return false }
                     var active: String?, answered: String?

@@ -236,8 +236,8 @@ final class PostgresCollectorStore: CollectorStore {
                 let cells = row.makeRandomAccess()
                 window.add(numeric: try (0..<numeric).map { try cells[$0].decode(Double?.self) },
                            text: try (0..<3).map { try cells[numeric + $0].decode(String?.self) },
-                           flags: try (0..<2).map { try cells[numeric + 3 + $0].decode(Int16?.self).map(Int.init) },
-                           wall: try cells[numeric + 5].decode(Double.self))
+                           flags: try CollectorSQL.windowFlags.indices.map { try cells[numeric + 3 + $0].decode(Int16?.self).map(Int.init) },
+                           wall: try cells[numeric + 3 + CollectorSQL.windowFlags.count].decode(Double.self))
             }
         } catch { throw failure(error) }
         return window.build()

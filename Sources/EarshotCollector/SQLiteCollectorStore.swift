@@ -148,8 +148,8 @@ final class SQLiteCollectorStore: CollectorStore {
             while let row = try cursor.next() {
                 window.add(numeric: (0..<UtteranceRow.numericColumns.count).map { row[$0] as Double? },
                            text: (0..<3).map { row[UtteranceRow.numericColumns.count + $0] as String? },
-                           flags: (0..<2).map { row[UtteranceRow.numericColumns.count + 3 + $0] as Int? },
-                           wall: row[UtteranceRow.numericColumns.count + 5])
+                           flags: CollectorSQL.windowFlags.indices.map { row[UtteranceRow.numericColumns.count + 3 + $0] as Int? },
+                           wall: row[UtteranceRow.numericColumns.count + 3 + CollectorSQL.windowFlags.count])
             }
             return window.build()
         }

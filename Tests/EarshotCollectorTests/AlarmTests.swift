@@ -45,7 +45,7 @@ struct AlarmTests {
     @Test(arguments: Engines.all)
     func rulesFireAndResolveWithWebhooksAndHolds(_ engine: String) async throws {
         let rig = try await IngestTests.Rig(engine)
-        let hook = try TranscriptionServer("webhook")
+        let hook = try await offPool { try TranscriptionServer("webhook") }
         let configuration = try AlarmConfiguration(yaml: Self.yaml.replacingOccurrences(of: "WEBHOOK", with: "http://127.0.0.1:\(hook.port)/hook"))
         let alarms = AlarmEngine(store: rig.store, configuration: configuration)
         var generator = SeededGenerator(seed: 5)
@@ -73,7 +73,9 @@ struct AlarmTests {
         #expect(try await AlarmEngine(store: rig.store, configuration: configuration).evaluate().isEmpty)
         let log = try await rig.store.alarmLog(limit: 10)
         #expect(log.map(\.state) == ["resolved", "resolved", "firing", "firing"] && log.allSatisfy { $0.delivered && $0.attempts == 1 })
-        let received = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(string: "http://127.0.0.1:\(hook.port)/received")!)) as? [Any]
+        let port = hook.port
+        let bodies = try await offPool { try Data(contentsOf: URL(string: "http://127.0.0.1:\(port)/received")!) }
+        let received = try JSONSerialization.jsonObject(with: bodies) as? [Any]
         #expect(received?.count == 4)
 
         // The webhook is gone: the change is logged as undelivered after the configured attempts.
@@ -83,7 +85,8 @@ struct AlarmTests {
         #expect(undelivered.first?.delivered == false && undelivered.first?.attempts == 2)
         #expect(try await rig.store.alarmLog(limit: 1).first?.delivered == false)
 
-        let listed = try Programs.run(Programs.collector, ["alarms", "list", "--db", rig.url, "--json"])
+        let url = rig.url
+        let listed = try await offPool { try Programs.run(Programs.collector, ["alarms", "list", "--db", url, "--json"]) }
         let report = try #require(try JSONSerialization.jsonObject(with: listed.stdoutData) as? [String: Any])
         #expect((report["log"] as? [Any])?.count == 5 && (report["holds"] as? [Any])?.count == 1)
         await rig.close()

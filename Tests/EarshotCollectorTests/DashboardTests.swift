@@ -9,9 +9,11 @@ import Testing
 /// the firing alarm and the held model, a device page with reference/current histograms, and the token guard.
 @Suite("collector dashboard", .serialized)
 struct DashboardTests {
-    static func chromium(_ arguments: [String], directory: String) throws -> ProcessResult {
-        try Programs.run("/usr/bin/chromium", ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                                               "--user-data-dir=\(directory)/chromium-profile"] + arguments, timeout: 90)
+    static func chromium(_ arguments: [String], directory: String) async throws -> ProcessResult {
+        try await offPool {
+            try Programs.run("/usr/bin/chromium", ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                                                   "--user-data-dir=\(directory)/chromium-profile"] + arguments, timeout: 90)
+        }
     }
 
     @Test func pagesShowTheFleetInABrowser() async throws {
@@ -33,12 +35,13 @@ struct DashboardTests {
         #expect(try await AlarmEngine(store: rig.store, configuration: rules).evaluate().map(\.subject) == ["van-2"])
         await rig.store.close()
 
-        let server = try ServeProcess(["--db", rig.url, "--dashboard-token", "s3cret"], program: Programs.collector)
-        #expect(try server.request("/").status == 401)
-        #expect(try server.request("/", headers: ["Authorization": "Bearer s3cret"]).status == 200)
-        #expect(try server.request("/devices/nobody?token=s3cret").status == 404)
+        let url = rig.url
+        let server = try await offPool { try ServeProcess(["--db", url, "--dashboard-token", "s3cret"], program: Programs.collector) }
+        #expect(try await offPool { try server.request("/") }.status == 401)
+        #expect(try await offPool { try server.request("/", headers: ["Authorization": "Bearer s3cret"]) }.status == 200)
+        #expect(try await offPool { try server.request("/devices/nobody?token=s3cret") }.status == 404)
 
-        let fleet = try Self.chromium(["--dump-dom", server.base + "/?token=s3cret"], directory: rig.directory)
+        let fleet = try await Self.chromium(["--dump-dom", server.base + "/?token=s3cret"], directory: rig.directory)
         #expect(fleet.status == 0, "\(fleet.stderr.suffix(500))")
         let dom = fleet.stdout
         #expect(dom.contains("<h1>Fleet</h1>") && dom.contains("van-0") && dom.contains("van-1") && dom.contains("van-2"))
@@ -48,21 +51,21 @@ struct DashboardTests {
         #expect(dom.contains("loud-input") && dom.contains(">firing<") && dom.contains("Held: <a href=\"/models/command-en@1.0.0\""))
         #expect(dom.contains("1 firing") && dom.contains("<svg") && dom.contains("aria-label=\"latency\""))
 
-        let device = try Self.chromium(["--dump-dom", server.base + "/devices/van-2?token=s3cret"], directory: rig.directory)
+        let device = try await Self.chromium(["--dump-dom", server.base + "/devices/van-2?token=s3cret"], directory: rig.directory)
         // Histograms for the columns these records carry (loudness, SNR, confidence, latency); the others say so.
         #expect(device.stdout.components(separatedBy: "class=\"histogram\"").count - 1 == 4 && device.stdout.contains("aria-label=\"rms_dbfs\""))
         #expect(device.stdout.contains("not enough values"))
         #expect(device.stdout.contains("<strong class=\"bad\">DRIFT</strong>"))
-        let model = try Self.chromium(["--dump-dom", server.base + "/models/command-en@1.0.0?token=s3cret"], directory: rig.directory)
+        let model = try await Self.chromium(["--dump-dom", server.base + "/models/command-en@1.0.0?token=s3cret"], directory: rig.directory)
         #expect(model.stdout.contains("Held from rollouts by alarm loud-input"))
 
         // The page really paints: a screenshot with content, not a blank sheet.
         let shot = rig.directory + "/fleet.png"
-        _ = try Self.chromium(["--window-size=1400,1600", "--screenshot=\(shot)", server.base + "/?token=s3cret"], directory: rig.directory)
+        _ = try await Self.chromium(["--window-size=1400,1600", "--screenshot=\(shot)", server.base + "/?token=s3cret"], directory: rig.directory)
         let png = try Data(contentsOf: URL(fileURLWithPath: shot))
         #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47]) && png.count > 30_000, "\(png.count) bytes")
-        let metrics = String(decoding: try server.request("/metrics").body, as: UTF8.self)
+        let metrics = String(decoding: try await offPool { try server.request("/metrics") }.body, as: UTF8.self)
         #expect(metrics.contains("earshot_collector_page_seconds_count"))
-        #expect(server.terminate() == 0)
+        #expect(try await offPool { server.terminate() } == 0)
     }
 }

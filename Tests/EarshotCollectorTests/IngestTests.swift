@@ -216,7 +216,8 @@ struct IngestTests {
             records.append(record)
         }
         #expect(await rig.send(try SyncClient.gzip(Batches.json(device: "dev-a", records: records))).0 == 200)
-        let result = try Programs.run(Programs.collector, ["drift", "--db", rig.url, "--window", "200", "--device", "box-1", "--json"])
+        let url = rig.url
+        let result = try await offPool { try Programs.run(Programs.collector, ["drift", "--db", url, "--window", "200", "--device", "box-1", "--json"]) }
         #expect(result.status == 0, "\(result.stderr)")
         let report = try #require(try JSONSerialization.jsonObject(with: result.stdoutData) as? [String: Any])
         let columns = try #require(report["columns"] as? [String: [String: Any]])
@@ -225,7 +226,7 @@ struct IngestTests {
         #expect(columns["snr_db"]?["drifted"] as? Bool == false && columns["label"]?["type"] as? String == "categorical")
         // Columns no record carries have no decision and say so.
         #expect(columns["noise_floor_dbfs"]?["decided"] as? Bool == false)
-        let usage = try Programs.run(Programs.collector, ["drift", "--db", rig.url, "--window", "200", "--reference", "a.csv"])
+        let usage = try await offPool { try Programs.run(Programs.collector, ["drift", "--db", url, "--window", "200", "--reference", "a.csv"]) }
         #expect(usage.status == 64)
         await rig.close()
     }

@@ -6,7 +6,7 @@ import FoundationNetworking
 
 /// scripts/test/collector_stub.py as a running process on 127.0.0.1 (the ingest contract of docs/SYNC.md, storing
 /// into a SQLite file so a restarted stub remembers what it stored).
-public final class CollectorStub: LoopbackServer {
+public final class CollectorStub: LoopbackServer, @unchecked Sendable {
     public init(database: String, port: Int = 0, token: String = "device-token", mode: String = "normal") throws {
         try super.init(script: "collector_stub.py", arguments: ["--db", database, "--port", String(port), "--token", token, "--mode", mode])
     }

@@ -87,3 +87,12 @@ extension Pipe {
         return String(decoding: text, as: UTF8.self)
     }
 }
+
+/// Runs blocking work (a child process, a blocking HTTP call) on a thread of its own and awaits it. Async tests must not
+/// block the cooperative pool: with two cores it has two threads, and a blocked pair starves every other task,
+/// including the one holding a database lock the blocked child process is waiting for.
+public func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try work() }) }.start()
+    }
+}

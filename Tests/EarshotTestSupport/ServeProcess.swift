@@ -6,7 +6,7 @@ import FoundationNetworking
 
 /// A running `earshot serve --port 0 …` (or `earshot-collector serve --port 0 …`), its port read from the line it
 /// prints when listening. Killed when released.
-public final class ServeProcess {
+public final class ServeProcess: @unchecked Sendable {
     public let process = Process()
     public let port: Int
     private let errors = Pipe()

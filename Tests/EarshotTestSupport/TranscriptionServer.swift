@@ -3,7 +3,7 @@ import Glibc
 
 /// A script in scripts/test/ run as a real server on 127.0.0.1: it prints its port first and exits with its parent.
 /// Killed (SIGKILL) when released.
-public class LoopbackServer {
+public class LoopbackServer: @unchecked Sendable {
     public let process = Process()
     public let port: Int
 
@@ -31,7 +31,7 @@ public class LoopbackServer {
 
 /// A real OpenAI-compatible transcription server on 127.0.0.1 (scripts/test/transcription_server.py) behaving as the
 /// servers Earshot falls back to do, including the ways they fail.
-public final class TranscriptionServer: LoopbackServer {
+public final class TranscriptionServer: LoopbackServer, @unchecked Sendable {
     /// Starts a server in `mode` (see the script), on `port` (0: any free port) answering `text` in mode `say`.
     public init(_ mode: String, port: Int = 0, text: String? = nil) throws {
         try super.init(script: "transcription_server.py", arguments: [mode, "--port", String(port)] + (text.map { ["--text", $0] } ?? []))
