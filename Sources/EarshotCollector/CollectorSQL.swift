@@ -69,6 +69,23 @@ enum CollectorSQL {
         return (sql, values)
     }
 
+    /// Matching records oldest first, with their device's name: identity, kind, wall, text, numbers, flags, body.
+    static func exportQuery(_ filter: ExportFilter, placeholder: (Int) -> String) -> (String, [Value]) {
+        var conditions: [String] = []
+        var values: [Value] = []
+        func bind(_ value: Value) -> String { values.append(value); return placeholder(values.count) }
+        if let device = filter.device { conditions.append("d.name = \(bind(.text(device)))") }
+        if let model = filter.model { conditions.append("r.model = \(bind(.text(model)))") }
+        if let since = filter.since { conditions.append("r.wall >= \(bind(.real(since)))") }
+        if let until = filter.until { conditions.append("r.wall < \(bind(.real(until)))") }
+        if let kind = filter.kind { conditions.append("r.kind = \(bind(.text(kind)))") }
+        let columns = ["COALESCE(d.name, '')", "r.device_id", "r.epoch", "r.seq", "r.kind", "r.wall"]
+            + (UtteranceRow.textColumns + UtteranceRow.numericColumns + UtteranceRow.flagColumns).map { "r.\($0)" } + ["r.body"]
+        let sql = "SELECT \(columns.joined(separator: ", ")) FROM records r LEFT JOIN devices d ON d.device_id = r.device_id"
+            + (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")) + " ORDER BY r.wall, r.device_id, r.epoch, r.seq"
+        return (sql, values)
+    }
+
     /// Gathers window rows (newest first) into columns, oldest first; missing values are left out of their column.
     struct WindowBuilder {
         private var numeric = [[Double]](repeating: [], count: UtteranceRow.numericColumns.count)

@@ -139,6 +139,31 @@ public struct ModelHold: Sendable, Equatable, Codable {
     public var since: Double
 }
 
+/// Which records an export takes.
+public struct ExportFilter: Sendable {
+    public var device: String?
+    public var model: String?
+    public var since: Double?
+    public var until: Double?
+    /// `decision`, `label`, or nil for every kind.
+    public var kind: String?
+    public init() {}
+}
+
+/// One exported record: identity, time, kind, the decision columns, and the record's JSON.
+public struct ExportRow: Sendable {
+    public var device: String
+    public var deviceID: String
+    public var epoch: Int64
+    public var sequence: Int64
+    public var kind: String
+    public var wall: Double
+    public var text: [String?]        // UtteranceRow.textColumns
+    public var numbers: [Double?]     // UtteranceRow.numericColumns
+    public var flags: [Int?]          // UtteranceRow.flagColumns
+    public var body: String
+}
+
 /// Storage behind the collector; SQLite and PostgreSQL implement the same behaviour (the tests run both).
 public protocol CollectorStore: Sendable {
     /// Applies the migrations not yet applied; returns the versions applied now.
@@ -164,6 +189,8 @@ public protocol CollectorStore: Sendable {
     /// Lifts a hold, only if `rule` placed it (nil: whoever did).
     func release(model: String, rule: String?) async throws(CollectorError)
     func holds() async throws(CollectorError) -> [ModelHold]
+    /// Streams matching records, oldest first, to `row` (never all in memory); returns how many.
+    func export(_ filter: ExportFilter, row: @escaping @Sendable (ExportRow) throws -> Void) async throws(CollectorError) -> Int
     func close() async
 }
 

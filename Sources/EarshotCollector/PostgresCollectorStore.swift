@@ -299,5 +299,32 @@ final class PostgresCollectorStore: CollectorStore {
         } catch { throw failure(error) }
     }
 
+    func export(_ filter: ExportFilter, row: @escaping @Sendable (ExportRow) throws -> Void) async throws(CollectorError) -> Int {
+        let (sql, values) = CollectorSQL.exportQuery(filter) { "$\($0)" }
+        var binds = PostgresBindings()
+        for value in values {
+            switch value {
+            case .text(let v): binds.append(v)
+            case .real(let v): binds.append(v)
+            case .integer(let v): binds.append(v)
+            }
+        }
+        let t = UtteranceRow.textColumns.count, n = UtteranceRow.numericColumns.count, f = UtteranceRow.flagColumns.count
+        var count = 0
+        do {
+            for try await r in try await client.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger) {
+                let c = r.makeRandomAccess()
+                try row(ExportRow(device: try c[0].decode(String.self), deviceID: try c[1].decode(String.self), epoch: try c[2].decode(Int64.self),
+                                  sequence: try c[3].decode(Int64.self), kind: try c[4].decode(String.self), wall: try c[5].decode(Double.self),
+                                  text: try (0..<t).map { try c[6 + $0].decode(String?.self) },
+                                  numbers: try (0..<n).map { try c[6 + t + $0].decode(Double?.self) },
+                                  flags: try (0..<f).map { try c[6 + t + n + $0].decode(Int16?.self).map(Int.init) },
+                                  body: try c[6 + t + n + f].decode(String.self)))
+                count += 1
+            }
+        } catch { throw failure(error) }
+        return count
+    }
+
     func close() async { runner.cancel() }
 }

@@ -207,6 +207,22 @@ final class SQLiteCollectorStore: CollectorStore {
         }
     }
 
+    func export(_ filter: ExportFilter, row: @escaping @Sendable (ExportRow) throws -> Void) async throws(CollectorError) -> Int {
+        let (sql, arguments) = CollectorSQL.exportQuery(filter) { _ in "?" }
+        let t = UtteranceRow.textColumns.count, n = UtteranceRow.numericColumns.count, f = UtteranceRow.flagColumns.count
+        return try await read { db in
+            var count = 0
+            let cursor = try Row.fetchCursor(db, sql: sql, arguments: StatementArguments(arguments.map(\.databaseValue)))
+            while let r = try cursor.next() {
+                try row(ExportRow(device: r[0], deviceID: r[1], epoch: r[2], sequence: r[3], kind: r[4], wall: r[5],
+                                  text: (0..<t).map { r[6 + $0] }, numbers: (0..<n).map { r[6 + t + $0] }, flags: (0..<f).map { r[6 + t + n + $0] },
+                                  body: r[6 + t + n + f]))
+                count += 1
+            }
+            return count
+        }
+    }
+
     func close() async { try? pool.close() }
 }
 

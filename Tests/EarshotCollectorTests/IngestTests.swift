@@ -1,4 +1,5 @@
 @testable import EarshotCollector
+import EarshotMonitoring
 @testable import EarshotSync
 import EarshotTestSupport
 import Foundation
@@ -228,6 +229,40 @@ struct IngestTests {
         #expect(columns["noise_floor_dbfs"]?["decided"] as? Bool == false)
         let usage = try await offPool { try Programs.run(Programs.collector, ["drift", "--db", url, "--window", "200", "--reference", "a.csv"]) }
         #expect(usage.status == 64)
+        await rig.close()
+    }
+
+    /// `export` streams records as CSV with the decision columns, the kept audio's name and the JSON; the file reads
+    /// back with the drift command's own CSV reader.
+    @Test(arguments: Engines.all)
+    func recordsExportAsCSV(_ engine: String) async throws {
+        let rig = try await Rig(engine)
+        var withAudio = Batches.record(2, text: "say \"go\", then stop")
+        var body = withAudio["record"] as! [String: Any], decision = body["decision"] as! [String: Any]
+        decision["audio"] = "audio/2026-11-27/u-2.flac"
+        body["decision"] = decision
+        withAudio["record"] = body
+        let records: [[String: Any]] = [Batches.record(1), withAudio,
+            ["seq": 3, "wall": 1_795_800_003.0, "kind": "label", "record": ["schema": 1, "utterance_id": "u-2", "verdict": "correction", "label": "go", "model": "command-en@1.0.0"]]]
+        #expect(await rig.send(try SyncClient.gzip(Batches.json(device: "dev-a", records: records))).0 == 200)
+        let url = rig.url, out = rig.directory + "/export.csv"
+        let all = try await offPool { try Programs.run(Programs.collector, ["export", "--db", url, "--out", out]) }
+        #expect(all.status == 0 && all.stderr.contains("exported 3 records"), "\(all.stderr)")
+        let table = try DriftTable(csv: String(contentsOfFile: out, encoding: .utf8))
+        #expect(table.rowCount == 3 && table.header.prefix(7) == ["device", "device_id", "epoch", "seq", "kind", "time", "wall"])
+        func column(_ name: String) -> [String] { table.columns[table.header.firstIndex(of: name)!] }
+        #expect(column("device") == ["box-1", "box-1", "box-1"] && column("kind") == ["decision", "decision", "label"])
+        #expect(column("label") == ["stop", "say \"go\", then stop", "go"] && column("audio") == ["", "audio/2026-11-27/u-2.flac", ""])
+        #expect(column("rms_dbfs")[0] == "-31.0" && column("source")[2] == "correction" && column("time")[0].hasPrefix("2026-11-27T"))
+        let json = try JSONSerialization.jsonObject(with: Data(column("record")[1].utf8)) as? [String: Any]
+        #expect((json?["decision"] as? [String: Any])?["audio"] as? String == "audio/2026-11-27/u-2.flac")
+        let some = try await offPool {
+            try Programs.run(Programs.collector, ["export", "--db", url, "--kind", "decision", "--since", "1795800002", "--no-record"])
+        }
+        let lines = some.stdout.split(separator: "\n")
+        #expect(lines.count == 2 && !lines[0].contains("record") && lines[1].contains("u-2.flac"), "\(some.stdout)")
+        let bad = try await offPool { try Programs.run(Programs.collector, ["export", "--db", url, "--since", "yesterday"]) }
+        #expect(bad.status == 64)
         await rig.close()
     }
 
