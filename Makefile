@@ -7,7 +7,7 @@ export PATH := /opt/swift/usr/bin:$(PATH)
 SWIFT_FLAGS ?=
 RELEASE_BIN := .build/release/earshot
 
-.PHONY: all deps deps-test build release demo test soak-spool bench-runtime clean
+.PHONY: all deps deps-test build release demo test soak-spool bench-runtime bench-collector clean
 
 all: build
 
@@ -51,6 +51,13 @@ soak-spool: deps-test
 
 bench-runtime: release
 	python3 Benchmarks/runtime/run.py $(RELEASE_BIN)
+
+bench-collector: release deps-test
+	@mkdir -p .build && scripts/test/start-postgres.sh > .build/postgres-url
+	python3 Benchmarks/collector/ingest.py .build/release --db sqlite:$$(mktemp -d)/ingest.db
+	python3 Benchmarks/collector/ingest.py .build/release --db "$$(cat .build/postgres-url)?schema=bench_ingest_$$$$"
+	python3 Benchmarks/collector/dashboard.py .build/release --db sqlite:$$(mktemp -d)/dashboard.db
+	python3 Benchmarks/collector/dashboard.py .build/release --db "$$(cat .build/postgres-url)?schema=bench_dashboard_$$$$"
 
 clean:
 	rm -rf .build out
