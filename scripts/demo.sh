@@ -133,6 +133,10 @@ cport=$(grep -o '127.0.0.1:[0-9]*' "$work/collector.log" | cut -d: -f2)
 "$earshot" sync --now --spool "$work/spool" --collector "http://127.0.0.1:$cport" --token "$token"   # again: nothing left to send
 "$collector" devices list --db "$db"
 curl -s "http://127.0.0.1:$cport/metrics" | grep -E '^earshot_collector_(records_stored_total|ingest_requests_total)' | sed 's/^/  /'
+curl -s "http://127.0.0.1:$cport/" > "$work/dashboard.html"
+echo "  the collector's dashboard (HTML + SVG, no JavaScript) is saved as $work/dashboard.html; live at http://127.0.0.1:$cport/ while it runs"
+"$collector" export --db "$db" --no-record --out "$work/export.csv"
+head -3 "$work/export.csv" | cut -c1-150 | sed 's/^/  /'
 
 step "earshot transcribe $work/goforward.wav --grammar Demo/audio/goforward.gram (phrase-en, decoding constrained by the grammar)"
 "$earshot" transcribe "$work/goforward.wav" --grammar Demo/audio/goforward.gram --json

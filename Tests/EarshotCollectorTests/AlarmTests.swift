@@ -109,5 +109,8 @@ struct AlarmTests {
         }
         let good = try AlarmConfiguration(yaml: "alarms:\n  interval_seconds: 30\n  rules:\n    - name: a\n      metric: drift\n      column: rms_dbfs\n      scope: model\n      for: 3\n")
         #expect(good.interval == 30 && good.rules.first?.holdFor == 3 && good.rules.first?.scope == .model)
+        // The shipped example stays valid.
+        let example = try AlarmConfiguration(yaml: String(contentsOfFile: Fixtures.packageRoot + "/Deploy/collector.yaml", encoding: .utf8))
+        #expect(example.rules.count == 4 && example.webhook != nil && example.rules.contains { $0.action == .holdRollout })
     }
 }
