@@ -91,9 +91,16 @@ public actor AlarmEngine {
 
     /// The rule's measurement for one subject, or nil when there are too few rows to say.
     private func measure(_ rule: AlarmRule, subject: String, family: Int) async throws(CollectorError) -> Outcome? {
-        let device = rule.scope == .device ? subject : nil, model = rule.scope == .model ? subject : nil
+        var filter = WindowFilter()
+        switch rule.scope {
+        case .fleet: break
+        case .device: filter.device = subject
+        case .model: filter.model = subject
+        case .site: filter.site = subject
+        case .hardware: filter.hardware = subject
+        }
         let rows = rule.metric == .drift ? 2 * rule.window : rule.window
-        let window = try await store.window(device: device, model: model, since: nil, limit: rows)
+        let window = try await store.window(filter, limit: rows)
         let dominant = Self.mostCommon(window.categorical["model"] ?? [])
         switch rule.metric {
         case .drift:

@@ -14,7 +14,8 @@ public struct AlarmRule: Sendable, Equatable {
     }
 
     public enum Scope: String, Sendable, CaseIterable {
-        case fleet, device, model
+        /// The whole fleet, each device, each model version, or each cohort of devices (their site or hardware tag).
+        case fleet, device, model, site, hardware
     }
 
     public enum Action: String, Sendable, CaseIterable {
@@ -107,7 +108,7 @@ public struct AlarmConfiguration: Sendable, Equatable {
         rule.below = entry["below"].flatMap(number)
         if let scope = entry["scope"] {
             guard let text = scope as? String, let value = AlarmRule.Scope(rawValue: text) else {
-                throw CollectorError(2, "\(label): `scope` must be fleet, device or model")
+                throw CollectorError(2, "\(label): `scope` must be one of \(AlarmRule.Scope.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             rule.scope = value
         }

@@ -9,12 +9,16 @@ enum CollectorSQL {
     static let categoricalColumns = ["model", "label", "source", "accepted", "null_result", "cloud_agrees", "shadow_agrees"]
     static let windowFlags = ["accepted", "null_result", "cloud_agrees", "shadow_agrees"]
 
-    /// The subjects a scope ranges over: bound, unrevoked devices by name, or the models decisions came from.
+    /// The subjects a scope ranges over: bound, unrevoked devices by name, the models decisions came from, or the
+    /// cohorts (site and hardware tags) of bound devices.
     static func subjects(_ scope: AlarmRule.Scope) -> String? {
         switch scope {
         case .fleet: nil
         case .device: "SELECT name FROM devices WHERE device_id IS NOT NULL AND revoked_at IS NULL ORDER BY name"
         case .model: "SELECT DISTINCT model FROM records WHERE model IS NOT NULL AND kind = 'decision' ORDER BY model"
+        case .site: "SELECT DISTINCT site FROM devices WHERE site IS NOT NULL AND device_id IS NOT NULL AND revoked_at IS NULL ORDER BY site"
+        case .hardware:
+            "SELECT DISTINCT hardware FROM devices WHERE hardware IS NOT NULL AND device_id IS NOT NULL AND revoked_at IS NULL ORDER BY hardware"
         }
     }
 
@@ -55,14 +59,17 @@ enum CollectorSQL {
 
     /// The most recent decisions, newest first: numeric columns, then model, label, source, then the flags
     /// (`windowFlags`), then wall time.
-    static func windowQuery(device: String?, model: String?, since: Double?, limit: Int,
-                            placeholder: (Int) -> String) -> (String, [Value]) {
+    static func windowQuery(_ filter: WindowFilter, limit: Int, placeholder: (Int) -> String) -> (String, [Value]) {
         var conditions = ["kind = 'decision'"]
         var values: [Value] = []
         func bind(_ value: Value) -> String { values.append(value); return placeholder(values.count) }
-        if let device { conditions.append("device_id = (SELECT device_id FROM devices WHERE name = \(bind(.text(device))))") }
-        if let model { conditions.append("model = \(bind(.text(model)))") }
-        if let since { conditions.append("wall >= \(bind(.real(since)))") }
+        if let device = filter.device { conditions.append("device_id = (SELECT device_id FROM devices WHERE name = \(bind(.text(device))))") }
+        if let site = filter.site { conditions.append("device_id IN (SELECT device_id FROM devices WHERE site = \(bind(.text(site))))") }
+        if let hardware = filter.hardware {
+            conditions.append("device_id IN (SELECT device_id FROM devices WHERE hardware = \(bind(.text(hardware))))")
+        }
+        if let model = filter.model { conditions.append("model = \(bind(.text(model)))") }
+        if let since = filter.since { conditions.append("wall >= \(bind(.real(since)))") }
         let columns = UtteranceRow.numericColumns + ["model", "label", "source"] + windowFlags + ["wall"]
         let sql = "SELECT \(columns.joined(separator: ", ")) FROM records WHERE \(conditions.joined(separator: " AND ")) "
             + "ORDER BY wall DESC LIMIT \(bind(.integer(Int64(limit))))"

@@ -139,6 +139,25 @@ public struct ModelHold: Sendable, Equatable, Codable {
     public var since: Double
 }
 
+/// Which decisions a window holds: one device, one model version, one cohort (site or hardware tag), or all, since a time.
+public struct WindowFilter: Sendable, Equatable {
+    public var device: String?
+    public var model: String?
+    public var site: String?
+    public var hardware: String?
+    public var since: Double?
+    public init(device: String? = nil, model: String? = nil, site: String? = nil, hardware: String? = nil, since: Double? = nil) {
+        self.device = device; self.model = model; self.site = site; self.hardware = hardware; self.since = since
+    }
+}
+
+extension CollectorStore {
+    /// The most recent `limit` decisions of one device and/or model (nil: all), as columns.
+    public func window(device: String?, model: String?, since: Double?, limit: Int) async throws(CollectorError) -> UtteranceWindow {
+        try await window(WindowFilter(device: device, model: model, since: since), limit: limit)
+    }
+}
+
 /// Which records an export takes.
 public struct ExportFilter: Sendable {
     public var device: String?
@@ -176,8 +195,8 @@ public protocol CollectorStore: Sendable {
     func device(tokenHash: String) async throws(CollectorError) -> DeviceEntry?
     /// Stores a batch for an authenticated device, binding its device id on first use.
     func ingest(_ batch: IngestBatch, device: DeviceEntry, receivedAt: Double) async throws(CollectorError) -> IngestResult
-    /// The most recent `limit` decisions (optionally of one device or model), as columns.
-    func window(device: String?, model: String?, since: Double?, limit: Int) async throws(CollectorError) -> UtteranceWindow
+    /// The most recent `limit` decisions matching `filter`, as columns.
+    func window(_ filter: WindowFilter, limit: Int) async throws(CollectorError) -> UtteranceWindow
     /// Device names or model versions a rule of `scope` ranges over (["fleet"] for the fleet).
     func subjects(_ scope: AlarmRule.Scope) async throws(CollectorError) -> [String]
     /// Appends to the alarm log; returns the entry's id.

@@ -44,9 +44,17 @@ public struct Dashboard: Sendable {
             rows.append((device.name, "/devices/\(Self.path(device.name))"))
             cells.append(try await driftCells(device: device.name, model: nil, family: shown.count))
         }
+        // Cohorts: every site and hardware tag, then the whole fleet.
+        for scope in [AlarmRule.Scope.site, .hardware] {
+            for tag in try await store.subjects(scope) {
+                rows.append(("\(scope.rawValue): \(tag)", nil))
+                let filter = scope == .site ? WindowFilter(site: tag) : WindowFilter(hardware: tag)
+                cells.append(try await driftCells(filter, family: shown.count))
+            }
+        }
         rows.append(("whole fleet", nil))
         cells.append(try await driftCells(device: nil, model: nil, family: shown.count))
-        body += "<h2>Drift: the latest \(window) decisions against the \(window) before</h2>"
+        body += "<h2>Drift: the latest \(window) decisions against the \(window) before, by device, cohort and fleet</h2>"
             + legend() + Charts.heatmap(rows: rows, columns: Self.columns, cells: cells)
         body += try await trends(device: nil, model: nil)
         body += "<h2>Devices</h2><table><thead><tr><th>device</th><th>site</th><th>hardware</th><th>records</th><th>duplicates</th><th>skipped</th><th>dropped on device</th><th>last seen</th><th>alarms</th><th>state</th></tr></thead><tbody>"
@@ -120,7 +128,11 @@ public struct Dashboard: Sendable {
     // MARK: Parts
 
     private func driftCells(device: String?, model: String?, family: Int) async throws(CollectorError) -> [Charts.Cell] {
-        let both = try await store.window(device: device, model: model, since: nil, limit: 2 * window)
+        try await driftCells(WindowFilter(device: device, model: model), family: family)
+    }
+
+    private func driftCells(_ filter: WindowFilter, family: Int) async throws(CollectorError) -> [Charts.Cell] {
+        let both = try await store.window(filter, limit: 2 * window)
         let (reference, current) = both.split(currentCount: min(window, both.count / 2))
         let results = DriftDetector().compare(reference: reference.filter { Self.columns.contains($0.0) }, current: current,
                                               family: max(1, family) * Self.columns.count)

@@ -219,8 +219,8 @@ final class PostgresCollectorStore: CollectorStore {
         return PostgresQuery(unsafeSQL: sql, binds: binds)
     }
 
-    func window(device: String?, model: String?, since: Double?, limit: Int) async throws(CollectorError) -> UtteranceWindow {
-        let (sql, values) = CollectorSQL.windowQuery(device: device, model: model, since: since, limit: limit) { "$\($0)" }
+    func window(_ filter: WindowFilter, limit: Int) async throws(CollectorError) -> UtteranceWindow {
+        let (sql, values) = CollectorSQL.windowQuery(filter, limit: limit) { "$\($0)" }
         var binds = PostgresBindings()
         for value in values {
             switch value {

@@ -140,8 +140,8 @@ final class SQLiteCollectorStore: CollectorStore {
         }
     }
 
-    func window(device: String?, model: String?, since: Double?, limit: Int) async throws(CollectorError) -> UtteranceWindow {
-        let (sql, arguments) = CollectorSQL.windowQuery(device: device, model: model, since: since, limit: limit) { _ in "?" }
+    func window(_ filter: WindowFilter, limit: Int) async throws(CollectorError) -> UtteranceWindow {
+        let (sql, arguments) = CollectorSQL.windowQuery(filter, limit: limit) { _ in "?" }
         return try await read { db in
             var window = CollectorSQL.WindowBuilder()
             let cursor = try Row.fetchCursor(db, sql: sql, arguments: StatementArguments(arguments.map(\.databaseValue)))

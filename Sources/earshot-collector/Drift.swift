@@ -26,6 +26,8 @@ extension Collector {
         @Option(help: "Compare the collector's latest N decisions with the N before them (instead of CSV files).") var window: Int?
         @Option(help: "With --window: only this device's decisions.") var device: String?
         @Option(help: "With --window: only decisions answered by this model (name@version).") var model: String?
+        @Option(help: "With --window: only devices tagged with this site (a cohort).") var site: String?
+        @Option(help: "With --window: only devices tagged with this hardware (a cohort).") var hardware: String?
         @OptionGroup var database: DatabaseOptions
         @Flag(help: "Print one JSON object.") var json = false
         @Option(help: ArgumentHelp("Columns to treat as numeric (comma-separated).", valueName: "names")) var numeric: String?
@@ -101,12 +103,13 @@ extension Collector {
         func storeInputs(_ size: Int) async throws -> Inputs {
             let store = try await database.open()
             let both: UtteranceWindow
-            do { both = try await store.window(device: device, model: model, since: nil, limit: 2 * size) } catch {
+            do { both = try await store.window(WindowFilter(device: device, model: model, site: site, hardware: hardware), limit: 2 * size) } catch {
                 await store.close()
                 throw fail(error.message, .unavailable)
             }
             await store.close()
-            let scope = [device.map { "device \($0)" }, model.map { "model \($0)" }].compactMap { $0 }.joined(separator: ", ")
+            let scope = [device.map { "device \($0)" }, model.map { "model \($0)" }, site.map { "site \($0)" }, hardware.map { "hardware \($0)" }]
+                .compactMap { $0 }.joined(separator: ", ")
             let currentCount = min(size, both.count / 2), referenceCount = both.count - currentCount
             var inputs = Inputs(referenceRows: referenceCount, currentRows: currentCount,
                                 referenceName: "the \(referenceCount) decisions before (\(scope.isEmpty ? "fleet" : scope))",

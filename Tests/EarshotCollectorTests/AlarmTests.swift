@@ -32,6 +32,11 @@ struct AlarmTests {
               metric: mean
               column: latency_ms
               above: 100
+            - name: site-loudness
+              metric: drift
+              column: rms_dbfs
+              scope: site
+              window: 100
         """
 
     /// `count` decisions from `first` on: loudness around −34 dBFS (+`shift`), empty text when `silent`.
@@ -55,7 +60,8 @@ struct AlarmTests {
         // Louder and mostly unrecognised: the drift rule fires at once, the share rule only on its second evaluation.
         #expect(await rig.send(try Self.batch(201, 100, shift: 10, silent: true, &generator)).0 == 200)
         let first = try await alarms.evaluate(now: 1_000)
-        #expect(first.map(\.rule) == ["loud-input"] && first[0].state == "firing" && first[0].subject == "box-1" && first[0].delivered)
+        #expect(first.map(\.rule) == ["loud-input", "site-loudness"] && first[0].state == "firing" && first[0].subject == "box-1" && first[0].delivered)
+        #expect(first[1].scope == "site" && first[1].subject == "depot")
         #expect(first[0].reason.contains("rms_dbfs") && first[0].reason.contains("drifted"))
         #expect(try await rig.store.holds().map(\.model) == ["command-en@1.0.0"])
         let second = try await alarms.evaluate(now: 1_060)
@@ -64,7 +70,7 @@ struct AlarmTests {
         // Back to normal: loudness resolves at once (and lifts its hold), the share after two good evaluations.
         #expect(await rig.send(try Self.batch(301, 200, &generator)).0 == 200)
         let third = try await alarms.evaluate(now: 1_120)
-        #expect(third.map(\.rule) == ["loud-input"] && third[0].state == "resolved")
+        #expect(third.map(\.rule) == ["loud-input", "site-loudness"] && third[0].state == "resolved")
         #expect(try await rig.store.holds().isEmpty)
         let fourth = try await alarms.evaluate(now: 1_180)
         #expect(fourth.map(\.rule) == ["nothing-recognised"] && fourth[0].state == "resolved")
@@ -72,11 +78,11 @@ struct AlarmTests {
         // A restarted engine reads the states back from the log: nothing fires twice.
         #expect(try await AlarmEngine(store: rig.store, configuration: configuration).evaluate().isEmpty)
         let log = try await rig.store.alarmLog(limit: 10)
-        #expect(log.map(\.state) == ["resolved", "resolved", "firing", "firing"] && log.allSatisfy { $0.delivered && $0.attempts == 1 })
+        #expect(log.map(\.state) == ["resolved", "resolved", "resolved", "firing", "firing", "firing"] && log.allSatisfy { $0.delivered && $0.attempts == 1 })
         let port = hook.port
         let bodies = try await offPool { try Data(contentsOf: URL(string: "http://127.0.0.1:\(port)/received")!) }
         let received = try JSONSerialization.jsonObject(with: bodies) as? [Any]
-        #expect(received?.count == 4)
+        #expect(received?.count == 6)
 
         // The webhook is gone: the change is logged as undelivered after the configured attempts.
         hook.kill()
@@ -88,7 +94,7 @@ struct AlarmTests {
         let url = rig.url
         let listed = try await offPool { try Programs.run(Programs.collector, ["alarms", "list", "--db", url, "--json"]) }
         let report = try #require(try JSONSerialization.jsonObject(with: listed.stdoutData) as? [String: Any])
-        #expect((report["log"] as? [Any])?.count == 5 && (report["holds"] as? [Any])?.count == 1)
+        #expect((report["log"] as? [Any])?.count == 8 && (report["holds"] as? [Any])?.count == 1)
         await rig.close()
     }
 

@@ -45,11 +45,13 @@ struct DashboardTests {
         #expect(fleet.status == 0, "\(fleet.stderr.suffix(500))")
         let dom = fleet.stdout
         #expect(dom.contains("<h1>Fleet</h1>") && dom.contains("van-0") && dom.contains("van-1") && dom.contains("van-2"))
-        // Exactly one drifted cell, and it is van-2's loudness.
-        #expect(dom.components(separatedBy: "class=\"cell drifted\"").count - 1 == 1)
+        // Two drifted cells: van-2's loudness, and that of its cohort (site south, where van-2 is alone).
+        #expect(dom.components(separatedBy: "class=\"cell drifted\"").count - 1 == 2)
+        #expect(dom.contains("site: south · rms_dbfs: DRIFT") && !dom.contains("site: north · rms_dbfs: DRIFT"))
         #expect(dom.contains("van-2 · rms_dbfs: DRIFT") && !dom.contains("van-0 · rms_dbfs: DRIFT"))
         #expect(dom.contains("loud-input") && dom.contains(">firing<") && dom.contains("Held: <a href=\"/models/command-en@1.0.0\""))
         #expect(dom.contains("1 firing") && dom.contains("<svg") && dom.contains("aria-label=\"latency\""))
+        #expect(dom.contains(">site: north<") && dom.contains(">site: south<") && dom.contains(">hardware: pi4<"))
 
         let device = try await Self.chromium(["--dump-dom", server.base + "/devices/van-2?token=s3cret"], directory: rig.directory)
         // Histograms for the columns these records carry (loudness, SNR, confidence, latency); the others say so.

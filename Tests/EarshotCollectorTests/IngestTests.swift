@@ -227,6 +227,12 @@ struct IngestTests {
         #expect(columns["snr_db"]?["drifted"] as? Bool == false && columns["label"]?["type"] as? String == "categorical")
         // Columns no record carries have no decision and say so.
         #expect(columns["noise_floor_dbfs"]?["decided"] as? Bool == false)
+        // The device's cohort (its site tag) sees the same change; a cohort with no devices has no decision.
+        let cohort = try await offPool { try Programs.run(Programs.collector, ["drift", "--db", url, "--window", "200", "--site", "depot", "--json"]) }
+        let cohortReport = try #require(try JSONSerialization.jsonObject(with: cohort.stdoutData) as? [String: Any])
+        #expect(cohortReport["drifted_columns"] as? [String] == ["rms_dbfs"] && (cohortReport["current"] as? String ?? "").contains("site depot"))
+        let empty = try await offPool { try Programs.run(Programs.collector, ["drift", "--db", url, "--window", "200", "--hardware", "x86", "--json"]) }
+        #expect((try JSONSerialization.jsonObject(with: empty.stdoutData) as? [String: Any])?["drifted"] as? Bool == false)
         let usage = try await offPool { try Programs.run(Programs.collector, ["drift", "--db", url, "--window", "200", "--reference", "a.csv"]) }
         #expect(usage.status == 64)
         await rig.close()
