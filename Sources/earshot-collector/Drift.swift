@@ -28,6 +28,8 @@ extension Collector {
         @Option(help: "With --window: only decisions answered by this model (name@version).") var model: String?
         @Option(help: "With --window: only devices tagged with this site (a cohort).") var site: String?
         @Option(help: "With --window: only devices tagged with this hardware (a cohort).") var hardware: String?
+        @Option(help: ArgumentHelp("With --window: compare the latest N decisions with this bundle's training baseline (training–serving skew) instead of the N before.", valueName: "manifest"))
+        var baseline: String?
         @OptionGroup var database: DatabaseOptions
         @Flag(help: "Print one JSON object.") var json = false
         @Option(help: ArgumentHelp("Columns to treat as numeric (comma-separated).", valueName: "names")) var numeric: String?
@@ -46,6 +48,7 @@ extension Collector {
             case (nil, nil, .some(let n)): guard n >= 2 else { throw ValidationError("--window must be at least 2.") }
             default: throw ValidationError("Give either --reference and --current (two CSV files) or --window N (the collector's records).")
             }
+            if baseline != nil && window == nil { throw ValidationError("--baseline goes with --window N (the latest N decisions).") }
             guard alpha > 0 && alpha < 1 else { throw ValidationError("--alpha must be between 0 and 1.") }
             guard minSamples >= 2 else { throw ValidationError("--min-samples must be at least 2.") }
         }
@@ -99,6 +102,26 @@ extension Collector {
             return inputs
         }
 
+        /// The latest N decisions against a bundle's training baseline.
+        func baselineInputs(_ size: Int, manifest: String) async throws -> Inputs {
+            let reference: BaselineReference
+            do { reference = try BaselineReference(manifestAt: manifest) } catch { throw fail(error.message, .corruptInput) }
+            let store = try await database.open()
+            let latest: UtteranceWindow
+            do { latest = try await store.window(WindowFilter(device: device, model: model ?? reference.model, site: site, hardware: hardware), limit: size) } catch {
+                await store.close()
+                throw fail(error.message, .unavailable)
+            }
+            await store.close()
+            var inputs = Inputs(referenceRows: reference.clips, currentRows: latest.count,
+                                referenceName: "the training baseline of \(reference.model) (\(reference.clips) held-out clips)",
+                                currentName: "the latest \(latest.count) decisions of \(model ?? reference.model)")
+            inputs.reference = reference.reference
+            inputs.current = reference.current(latest)
+            for (name, _) in inputs.reference { inputs.missing[name] = (0, latest.count - (inputs.current[name]?.count ?? 0)) }
+            return inputs
+        }
+
         /// The latest 2N decisions split in two: the older half is the reference, the newer the current window.
         func storeInputs(_ size: Int) async throws -> Inputs {
             let store = try await database.open()
@@ -125,7 +148,8 @@ extension Collector {
             let clock = ContinuousClock()
             let started = clock.now
             let inputs: Inputs
-            if let window { inputs = try await storeInputs(window) } else { inputs = try csvInputs() }
+            if let window, let baseline { inputs = try await baselineInputs(window, manifest: baseline) }
+            else if let window { inputs = try await storeInputs(window) } else { inputs = try csvInputs() }
             let referenceColumns = inputs.reference, currentColumns = inputs.current, missing = inputs.missing
             var policy = DriftPolicy()
             policy.alpha = alpha

@@ -272,6 +272,49 @@ struct IngestTests {
         await rig.close()
     }
 
+    /// Training–serving skew: live decisions against the shipped command-en bundle's own baseline. Decisions drawn like
+    /// the baseline show none; a deployment where most utterances land in `unknown` at low confidence shows both.
+    @Test(arguments: Engines.all)
+    func decisionsAreComparedWithTheBundlesBaseline(_ engine: String) async throws {
+        let rig = try await Rig(engine)
+        let manifest = Fixtures.packageRoot + "/Models/command/command-en/manifest.json"
+        let reference = try BaselineReference(manifestAt: manifest)
+        var generator = SeededGenerator(seed: 21)
+        func draw(_ weights: [Double]) -> Int {
+            var x = Double.random(in: 0..<weights.reduce(0, +), using: &generator)
+            for (k, w) in weights.enumerated() { if x < w { return k }; x -= w }
+            return weights.count - 1
+        }
+        var records: [[String: Any]] = []
+        for seq in 1...800 {
+            let skewed = seq > 400
+            let label = skewed && seq % 5 != 0 ? "unknown" : reference.labels[draw(reference.labelShare)]
+            var record = Batches.record(seq, text: label == "silence" ? "" : label)
+            var body = record["record"] as! [String: Any], decision = body["decision"] as! [String: Any]
+            let bin = skewed ? Int.random(in: 2...4, using: &generator) : draw(reference.confidenceHistogram.map(Double.init))
+            decision["confidence"] = (Double(bin) + Double.random(in: 0.01..<0.99, using: &generator)) / 10
+            body["decision"] = decision
+            record["record"] = body
+            records.append(record)
+        }
+        #expect(await rig.send(try SyncClient.gzip(Batches.json(device: "dev-a", records: Array(records[..<400])))).0 == 200)
+        let url = rig.url
+        func skew() async throws -> [String: Any] {
+            let result = try await offPool {
+                try Programs.run(Programs.collector, ["drift", "--db", url, "--window", "400", "--baseline", manifest, "--model", "command-en@1.0.0", "--json"])
+            }
+            #expect(result.status == 0, "\(result.stderr)")
+            return try #require(try JSONSerialization.jsonObject(with: result.stdoutData) as? [String: Any])
+        }
+        let healthy = try await skew()
+        #expect(healthy["drifted"] as? Bool == false, "\(healthy["columns"] ?? "")")
+        #expect((healthy["reference"] as? String ?? "").contains("training baseline"))
+        #expect(await rig.send(try SyncClient.gzip(Batches.json(device: "dev-a", records: Array(records[400...])))).0 == 200)
+        let skewed = try await skew()
+        #expect(Set(skewed["drifted_columns"] as? [String] ?? []) == ["confidence_bin", "label"])
+        await rig.close()
+    }
+
     @Test func databaseLocationsParse() throws {
         #expect(try DatabaseLocation("sqlite:/tmp/a.db") == .sqlite(path: "/tmp/a.db"))
         #expect(try DatabaseLocation("postgres://u:p@db.example:6543/fleet?schema=s1")
