@@ -146,7 +146,8 @@ final class PostgresCollectorStore: CollectorStore {
                                        logger: logger)
             if device.deviceID == nil {
                 if let owner = try await connection.query("SELECT name FROM devices WHERE device_id = \(batch.deviceID)", logger: logger)
-                    .collect().first.map({ try $0.decode(String.self) }) {
+                    .collect().first.map({ try $0.decode(String.self) }), owner != device.name {
+                    // (A concurrent first upload through another collector may have bound it to this very device already.)
                     throw CollectorError.forbidden("device id \(batch.deviceID) belongs to device \(owner), not to this token's \(device.name)")
                 }
                 try await connection.query("UPDATE devices SET device_id = \(batch.deviceID) WHERE name = \(device.name) AND device_id IS NULL",

@@ -100,7 +100,8 @@ final class SQLiteCollectorStore: CollectorStore {
         try await write { db in
             if device.deviceID == nil {
                 // First upload: bind the spool's id to this token (one id per device, so another's id is refused).
-                if let owner = try String.fetchOne(db, sql: "SELECT name FROM devices WHERE device_id = ?", arguments: [batch.deviceID]) {
+                // (A concurrent first upload through another request may have bound it to this very device already.)
+                if let owner = try String.fetchOne(db, sql: "SELECT name FROM devices WHERE device_id = ?", arguments: [batch.deviceID]), owner != device.name {
                     throw CollectorError.forbidden("device id \(batch.deviceID) belongs to device \(owner), not to this token's \(device.name)")
                 }
                 try db.execute(sql: "UPDATE devices SET device_id = ? WHERE name = ? AND device_id IS NULL", arguments: [batch.deviceID, device.name])

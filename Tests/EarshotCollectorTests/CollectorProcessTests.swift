@@ -77,6 +77,35 @@ struct CollectorProcessTests {
         #expect(server.terminate() == 0)
     }
 
+    /// Two stateless collectors in front of one PostgreSQL database, one device's batches sent to both at once (a
+    /// resend through the other collector, as a load balancer would route it): every record once, both answers agree.
+    @Test func twoCollectorsShareOnePostgres() throws {
+        let directory = Fixtures.temporaryDirectory("collector-pair")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let db = Engines.url("postgres", directory: directory)
+        let token = try #require(try Self.collector(["devices", "add", "pair-box", "--db", db]).stdout.split(separator: "\n").last.map(String.init))
+        let first = try ServeProcess(["--db", db], program: Programs.collector)
+        let second = try ServeProcess(["--db", db], program: Programs.collector)
+        let batches = (0..<20).map { k in Batches.gzip(device: "pair-dev", (k * 100 + 1)...(k * 100 + 100)) }
+        final class Answers: @unchecked Sendable { let lock = NSLock(); var list: [(Int, [String: Any])] = [] }
+        let answers = Answers()
+        DispatchQueue.concurrentPerform(iterations: 40) { i in
+            let server = i % 2 == 0 ? first : second
+            let reply = try? server.request("/v1/ingest", method: "POST", headers: ["Authorization": "Bearer \(token)", "Content-Encoding": "gzip"],
+                                            body: batches[i / 2])
+            let object = reply.flatMap { try? JSONSerialization.jsonObject(with: $0.body) as? [String: Any] } ?? [:]
+            answers.lock.lock(); answers.list.append((reply?.status ?? 0, object)); answers.lock.unlock()
+        }
+        let failures = answers.list.filter { $0.0 != 200 }.map { "\($0.0) \($0.1)" }
+        #expect(failures.isEmpty, "\(failures.prefix(2))")
+        let stored = answers.list.reduce(0) { $0 + ($1.1["stored"] as? Int ?? 0) }
+        let duplicates = answers.list.reduce(0) { $0 + ($1.1["duplicates"] as? Int ?? 0) }
+        #expect(stored == 2_000 && duplicates == 2_000)
+        let device = try #require(try Self.devices(db).first)
+        #expect(device["records"] as? Int == 2_000 && device["duplicates"] as? Int == 2_000)
+        #expect(first.terminate() == 0 && second.terminate() == 0)
+    }
+
     /// HTTPS with a certificate and key: plain HTTP is refused, a device that does not trust the certificate keeps its
     /// backlog (exit 75), and one that does (the certificate as its system trust store, bind-mounted in a private mount
     /// namespace so the host is untouched) uploads everything.
