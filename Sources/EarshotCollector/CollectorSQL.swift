@@ -28,7 +28,8 @@ enum CollectorSQL {
     static let deviceList = """
         SELECT d.name, d.device_id, d.site, d.hardware, d.created_at, d.revoked_at, CAST(COALESCE(SUM(s.stored), 0) AS BIGINT),
             CAST(COALESCE(SUM(s.duplicates), 0) AS BIGINT), CAST(COALESCE(SUM(s.skipped), 0) AS BIGINT),
-            CAST(COALESCE(MAX(s.dropped), 0) AS BIGINT), CAST(COALESCE(MAX(s.corrupt), 0) AS BIGINT), MAX(s.last_seen)
+            CAST(COALESCE(MAX(s.dropped), 0) AS BIGINT), CAST(COALESCE(MAX(s.corrupt), 0) AS BIGINT), MAX(s.last_seen),
+            CAST(COALESCE((SELECT SUM(r.records) FROM rollups r WHERE r.device_id = d.device_id), 0) AS BIGINT)
         FROM devices d LEFT JOIN streams s ON s.device_id = d.device_id GROUP BY d.name ORDER BY d.name
         """
 
@@ -44,6 +45,14 @@ enum CollectorSQL {
     static func digests(_ rows: [(Int64, String)]) -> [Int64: String] {
         Dictionary(rows, uniquingKeysWith: { first, _ in first })
     }
+
+    /// Stores roll-ups: a row per (device, epoch, hour, kind), replaced by totals at least as large (they only grow).
+    static let rollupUpsert = """
+        INSERT INTO rollups (device_id, epoch, hour, kind, records, confidence_sum, null_results, latency_ms_sum, rms_dbfs_sum)
+        VALUES (PLACEHOLDERS) ON CONFLICT (device_id, epoch, hour, kind) DO UPDATE SET records = excluded.records,
+            confidence_sum = excluded.confidence_sum, null_results = excluded.null_results, latency_ms_sum = excluded.latency_ms_sum,
+            rms_dbfs_sum = excluded.rms_dbfs_sum WHERE excluded.records >= rollups.records
+        """
 
     /// The acknowledgement: the highest sequence stored for this device and epoch. Batches ascend and are stored
     /// whole, so that is the larger of the previous acknowledgement and this batch's last sequence.

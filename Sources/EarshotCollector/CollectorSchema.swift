@@ -49,6 +49,12 @@ enum CollectorSchema {
             ]),
             // The kept audio clip a decision names (relative to the device's spool), for exports.
             (3, ["ALTER TABLE records ADD COLUMN audio TEXT"]),
+            // What devices said in the hours whose records they had to drop (cumulative; the latest totals win).
+            (4, ["""
+                CREATE TABLE rollups (device_id TEXT NOT NULL, epoch \(integer) NOT NULL, hour \(integer) NOT NULL, kind TEXT NOT NULL,
+                    records \(integer) NOT NULL, confidence_sum \(real) NOT NULL, null_results \(integer) NOT NULL,
+                    latency_ms_sum \(real) NOT NULL, rms_dbfs_sum \(real) NOT NULL, PRIMARY KEY (device_id, epoch, hour, kind))
+                """]),
         ]
     }
 }

@@ -54,9 +54,13 @@ public struct DeviceEntry: Sendable, Equatable, Codable {
     public var dropped: Int64 = 0
     public var corrupt: Int64 = 0
     public var lastSeen: Double?
+    /// Records the device dropped whose hourly roll-ups reached the collector.
+    public var rolledUp: Int64 = 0
 
     public init(name: String, deviceID: String?, site: String?, hardware: String?, createdAt: Double, revokedAt: Double? = nil,
-                records: Int64 = 0, duplicates: Int64 = 0, skipped: Int64 = 0, dropped: Int64 = 0, corrupt: Int64 = 0, lastSeen: Double? = nil) {
+                records: Int64 = 0, duplicates: Int64 = 0, skipped: Int64 = 0, dropped: Int64 = 0, corrupt: Int64 = 0, lastSeen: Double? = nil,
+                rolledUp: Int64 = 0) {
+        self.rolledUp = rolledUp
         self.name = name; self.deviceID = deviceID; self.site = site; self.hardware = hardware; self.createdAt = createdAt
         self.revokedAt = revokedAt; self.records = records; self.duplicates = duplicates; self.skipped = skipped
         self.dropped = dropped; self.corrupt = corrupt; self.lastSeen = lastSeen
@@ -64,7 +68,7 @@ public struct DeviceEntry: Sendable, Equatable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case name, site, hardware, records, duplicates, skipped, dropped, corrupt
-        case deviceID = "device_id", createdAt = "created_at", revokedAt = "revoked_at", lastSeen = "last_seen"
+        case deviceID = "device_id", createdAt = "created_at", revokedAt = "revoked_at", lastSeen = "last_seen", rolledUp = "rolled_up"
     }
 
     /// Every key, with null for what is unknown: scripts see the same fields for every device.
@@ -82,6 +86,7 @@ public struct DeviceEntry: Sendable, Equatable, Codable {
         try c.encode(dropped, forKey: .dropped)
         try c.encode(corrupt, forKey: .corrupt)
         try c.encode(lastSeen, forKey: .lastSeen)
+        try c.encode(rolledUp, forKey: .rolledUp)
     }
 }
 

@@ -148,6 +148,17 @@ extension JSONScanner {
     }
 }
 
+/// What an hour of records a device dropped said, in sums (docs/SYNC.md `rollups`).
+public struct IngestRollup: Sendable, Equatable {
+    public var hour: Int64
+    public var kind: String
+    public var records: Int64
+    public var confidenceSum: Double
+    public var nullResults: Int64
+    public var latencyMsSum: Double
+    public var rmsDBFSSum: Double
+}
+
 /// One upload of docs/SYNC.md, decoded and checked. Every bound is checked before anything is stored; a failure is a
 /// `CollectorError` with the status the contract gives it.
 public struct IngestBatch: Sendable {
@@ -158,6 +169,8 @@ public struct IngestBatch: Sendable {
     public var dropped: Int64
     public var corrupt: Int64
     public var records: [IngestRecord]
+    /// The device's hourly roll-ups of records it had to drop (cumulative totals per hour and kind).
+    public var rollups: [IngestRollup] = []
 
     /// Decodes a request body (`gzip` when `encoding` says so).
     public init(body: Data, encoding: String?, limits: IngestLimits) throws(CollectorError) {
@@ -185,10 +198,11 @@ public struct IngestBatch: Sendable {
         dropped = parsed.dropped
         corrupt = parsed.corrupt
         records = parsed.records
+        rollups = parsed.rollups
     }
 
     private struct Parsed {
-        var deviceID = "", epoch: Int64 = 0, dropped: Int64 = 0, corrupt: Int64 = 0, records: [IngestRecord] = []
+        var deviceID = "", epoch: Int64 = 0, dropped: Int64 = 0, corrupt: Int64 = 0, records: [IngestRecord] = [], rollups: [IngestRollup] = []
     }
 
     /// One pass over the batch: the envelope's fields checked, each record's bytes kept as sent (a resend of the same
@@ -215,6 +229,35 @@ public struct IngestBatch: Sendable {
                         default: return false
                         }
                         return true
+                    }
+                case "rollups":
+                    guard try s.peek() == UInt8(ascii: "[") else { problem = .badRequest("\"rollups\" must be an array"); return false }
+                    try s.array { s, index throws(JSONScanner.Failure) in
+                        guard problem == nil, index < 10_000, try s.peek() == UInt8(ascii: "{") else {
+                            if problem == nil { problem = .badRequest("rollups[\(index)] must be an object (at most 10 000)") }
+                            try s.skipValue()
+                            return
+                        }
+                        var hour: Int64?, kind: String?, count: Int64?, confidence: Double?, nulls: Int64?, latency: Double?, rms: Double?
+                        try s.object { s, key throws(JSONScanner.Failure) in
+                            switch key {
+                            case "hour": hour = try s.integer()
+                            case "kind": kind = try s.optionalText()
+                            case "records": count = try s.integer()
+                            case "confidence_sum": confidence = try s.optionalNumber()
+                            case "null_results": nulls = try s.integer()
+                            case "latency_ms_sum": latency = try s.optionalNumber()
+                            case "rms_dbfs_sum": rms = try s.optionalNumber()
+                            default: return false
+                            }
+                            return true
+                        }
+                        guard let hour, hour >= 0, let kind, !kind.isEmpty, kind.utf8.count <= 32, let count, count >= 0 else {
+                            problem = .badRequest("rollups[\(index)] needs hour, kind and records")
+                            return
+                        }
+                        result.rollups.append(IngestRollup(hour: hour, kind: kind, records: count, confidenceSum: confidence ?? 0,
+                                                           nullResults: nulls ?? 0, latencyMsSum: latency ?? 0, rmsDBFSSum: rms ?? 0))
                     }
                 case "records":
                     guard try s.peek() == UInt8(ascii: "[") else { problem = .badRequest("\"records\" must be an array"); return false }

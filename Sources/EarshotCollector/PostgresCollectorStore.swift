@@ -118,7 +118,8 @@ final class PostgresCollectorStore: CollectorStore {
                 result.append(DeviceEntry(name: name, deviceID: id, site: site, hardware: hardware, createdAt: created, revokedAt: revoked,
                                           records: try cells[6].decode(Int64.self), duplicates: try cells[7].decode(Int64.self),
                                           skipped: try cells[8].decode(Int64.self), dropped: try cells[9].decode(Int64.self),
-                                          corrupt: try cells[10].decode(Int64.self), lastSeen: try cells[11].decode(Double?.self)))
+                                          corrupt: try cells[10].decode(Int64.self), lastSeen: try cells[11].decode(Double?.self),
+                                          rolledUp: try cells[12].decode(Int64.self)))
             } catch { throw failure(error) }
         }
         return result
@@ -167,6 +168,13 @@ final class PostgresCollectorStore: CollectorStore {
                 try CollectorSQL.checkResent(resent, stored: CollectorSQL.digests(stored), batch: batch)
             }
             var result = CollectorSQL.result(batch, prior: prior, stored: inserted.count)
+            for r in batch.rollups {
+                var binds = PostgresBindings()
+                binds.append(batch.deviceID); binds.append(batch.epoch); binds.append(r.hour); binds.append(r.kind); binds.append(r.records)
+                binds.append(r.confidenceSum); binds.append(r.nullResults); binds.append(r.latencyMsSum); binds.append(r.rmsDBFSSum)
+                let sql = CollectorSQL.rollupUpsert.replacingOccurrences(of: "PLACEHOLDERS", with: (1...9).map { "$\($0)" }.joined(separator: ", "))
+                try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)
+            }
             let skipped = CollectorSQL.skipped(batch, prior: prior)
             let stored = Int64(result.stored), duplicates = Int64(result.duplicates)
             let acked = try await connection.query("""

@@ -75,7 +75,7 @@ final class SQLiteCollectorStore: CollectorStore {
         try await read { db in
             try Row.fetchAll(db, sql: CollectorSQL.deviceList).map { row in
                 DeviceEntry(name: row[0], deviceID: row[1], site: row[2], hardware: row[3], createdAt: row[4], revokedAt: row[5], records: row[6],
-                            duplicates: row[7], skipped: row[8], dropped: row[9], corrupt: row[10], lastSeen: row[11])
+                            duplicates: row[7], skipped: row[8], dropped: row[9], corrupt: row[10], lastSeen: row[11], rolledUp: row[12])
             }
         }
     }
@@ -129,6 +129,10 @@ final class SQLiteCollectorStore: CollectorStore {
                 try CollectorSQL.checkResent(resent, stored: digests, batch: batch)
             }
             let result = CollectorSQL.result(batch, prior: prior, stored: stored)
+            for r in batch.rollups {
+                try db.execute(sql: CollectorSQL.rollupUpsert.replacingOccurrences(of: "PLACEHOLDERS", with: "?, ?, ?, ?, ?, ?, ?, ?, ?"),
+                               arguments: [batch.deviceID, batch.epoch, r.hour, r.kind, r.records, r.confidenceSum, r.nullResults, r.latencyMsSum, r.rmsDBFSSum])
+            }
             try db.execute(sql: """
                 INSERT INTO streams (device_id, epoch, acked_seq, stored, duplicates, skipped, dropped, corrupt, first_seen, last_seen)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)

@@ -51,6 +51,10 @@ public final class SyncClient: @unchecked Sendable {
     @discardableResult
     public func drain(report: (Progress) -> Void = { _ in }) throws(SyncError) -> Progress {
         var progress = Progress()
+        // The hourly roll-ups of records the spool had to drop ride along with the first batch: cumulative totals, so
+        // sending them again is harmless.
+        var rollups: [HourlyRollup]
+        do { rollups = try spool.rollups() } catch { throw SyncError(.local, error.message) }
         while true {
             let status: Spool.Status
             let page: [Spool.Record]
@@ -62,7 +66,7 @@ public final class SyncClient: @unchecked Sendable {
             }
             progress.acknowledged = status.acknowledgedSequence
             guard !page.isEmpty else { return progress }
-            let (json, count) = Self.batch(page, status: status, maximumBytes: batchBytes)
+            let (json, count) = Self.batch(page, status: status, maximumBytes: batchBytes, rollups: rollups)
             let body = try Self.gzip(json)
             do throws(SyncError) {
                 let acked = try send(body, deviceID: status.deviceID, epoch: status.epoch)
@@ -71,6 +75,7 @@ public final class SyncClient: @unchecked Sendable {
                 }
                 do { try spool.acknowledge(through: acked) } catch { throw SyncError(.local, error.message) }
                 progress.acknowledged = acked
+                rollups = []
             } catch {
                 guard error.kind == .permanent else { throw error }
                 let last = page[count - 1].sequence
@@ -87,8 +92,16 @@ public final class SyncClient: @unchecked Sendable {
     }
 
     /// The JSON of one batch: the first records of `page` that fit in `maximumBytes` (at least one).
-    static func batch(_ page: [Spool.Record], status: Spool.Status, maximumBytes: Int) -> (Data, Int) {
-        var json = Data("{\"schema\":1,\"device_id\":\"\(status.deviceID)\",\"epoch\":\(status.epoch),\"counters\":{\"dropped\":\(status.dropped),\"corrupt\":\(status.corrupt)},\"records\":[".utf8)
+    static func batch(_ page: [Spool.Record], status: Spool.Status, maximumBytes: Int, rollups: [HourlyRollup] = []) -> (Data, Int) {
+        var json = Data("{\"schema\":1,\"device_id\":\"\(status.deviceID)\",\"epoch\":\(status.epoch),\"counters\":{\"dropped\":\(status.dropped),\"corrupt\":\(status.corrupt)},".utf8)
+        if !rollups.isEmpty {
+            let items = rollups.prefix(10_000).map { r in
+                "{\"hour\":\(r.hour),\"kind\":\"\(r.kind)\",\"records\":\(r.records),\"confidence_sum\":\(r.confidenceSum),\"null_results\":\(r.nullResults),"
+                    + "\"latency_ms_sum\":\(r.latencyMsSum),\"rms_dbfs_sum\":\(r.rmsDBFSSum)}"
+            }
+            json.append(contentsOf: Array("\"rollups\":[\(items.joined(separator: ","))],".utf8))
+        }
+        json.append(contentsOf: Array("\"records\":[".utf8))
         var count = 0
         for r in page {
             var item = Data("{\"seq\":\(r.sequence),\"wall\":\(r.wallTime),\"kind\":\"\(r.kind)\",\"record\":".utf8)

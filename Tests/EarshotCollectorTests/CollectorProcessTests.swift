@@ -77,6 +77,43 @@ struct CollectorProcessTests {
         #expect(server.terminate() == 0)
     }
 
+    /// A device whose spool overflowed before it could sync: the records it dropped arrive as hourly roll-ups with the
+    /// next batch, so the collector still counts them (and knows what they said), on both engines.
+    @Test(arguments: Engines.all)
+    func droppedRecordsArriveAsRollups(_ engine: String) throws {
+        let directory = Fixtures.temporaryDirectory("collector-rollups-\(engine)")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var configuration = Spool.Configuration(directory: directory + "/spool")
+        configuration.maximumBytes = 200_000
+        configuration.batchSize = 50
+        let spool = try Spool(configuration)
+        for i in 1...600 {
+            spool.append(try JSONSerialization.data(withJSONObject: Batches.record(i)["record"]!), waitIfFull: true)
+        }
+        spool.flush()
+        let dropped = try spool.status().dropped
+        let rolled = try spool.rollups().reduce(0) { $0 + $1.records }
+        spool.close()
+        try #require(dropped > 0 && rolled == dropped, "the spool should have dropped and rolled up records: \(dropped), \(rolled)")
+        let db = Engines.url(engine, directory: directory)
+        let token = try #require(try Self.collector(["devices", "add", "full-box", "--db", db]).stdout.split(separator: "\n").last.map(String.init))
+        let server = try ServeProcess(["--db", db], program: Programs.collector)
+        for round in 0..<2 {   // twice: the roll-ups go again with the second sync's first batch, and still count once
+            if round == 1 {
+                let again = try Spool(configuration)
+                for i in 601...605 { again.append(try JSONSerialization.data(withJSONObject: Batches.record(i)["record"]!), waitIfFull: true) }
+                again.flush()
+                again.close()
+            }
+            let sync = try Programs.earshot(["sync", "--now", "--spool", directory + "/spool", "--collector", server.base, "--token", token])
+            #expect(sync.status == 0, "\(sync.stderr)")
+        }
+        let device = try #require(try Self.devices(db).first)
+        #expect(device["rolled_up"] as? Int == Int(dropped) && device["dropped"] as? Int == Int(dropped))
+        #expect(device["records"] as? Int == 605 - Int(dropped))
+        #expect(server.terminate() == 0)
+    }
+
     /// Two stateless collectors in front of one PostgreSQL database, one device's batches sent to both at once (a
     /// resend through the other collector, as a load balancer would route it): every record once, both answers agree.
     @Test func twoCollectorsShareOnePostgres() throws {
