@@ -16,9 +16,9 @@ public struct Dashboard: Sendable {
     /// The columns watched, grouped by pipeline stage so a change in one stage is told from a change in another.
     static let stages: [(stage: String, columns: [String])] = [
         ("input & VAD", ["rms_dbfs", "peak_dbfs", "snr_db", "noise_floor_dbfs", "clipped_percent", "spectral_centroid_hz", "spectral_tilt",
-                          "speech_ratio", "duration_s"]),
-        ("recogniser", ["label", "confidence", "null_result", "accepted", "source", "cloud_agrees", "shadow_agrees"]),
-        ("software", ["latency_ms"]),
+                          "speech_ratio", "duration_s", "vad_segments"]),
+        ("recogniser", ["label", "confidence", "null_result", "accepted", "source", "cloud_agrees", "shadow_agrees", "quick_repeat"]),
+        ("software", ["latency_ms", "cpu_ms", "rss_mb", "queue_depth"]),
     ]
     static var columns: [String] { stages.flatMap(\.columns) }
 

@@ -47,18 +47,25 @@ public struct UtteranceRow: Sendable, Equatable {
     public var offline: Bool?
     /// The kept audio file, relative to the device's spool (only for sampled utterances).
     public var audio: String?
+    public var vadSegments: Double?
+    public var cpuMs: Double?
+    public var rssMB: Double?
+    public var queueDepth: Double?
+    public var quickRepeat: Bool?
 
     public init() {}
 
     /// The numeric columns by their stored names, in a fixed order (the storage schema and the drift engine use them).
     public static let numericColumns = ["confidence", "latency_ms", "duration_s", "rms_dbfs", "peak_dbfs", "snr_db", "noise_floor_dbfs",
-                                        "speech_ratio", "clipped_percent", "spectral_centroid_hz", "spectral_tilt"]
+                                        "speech_ratio", "clipped_percent", "spectral_centroid_hz", "spectral_tilt",
+                                        "vad_segments", "cpu_ms", "rss_mb", "queue_depth"]
     public var numericValues: [Double?] {
-        [confidence, latencyMs, durationS, rmsDBFS, peakDBFS, snrDB, noiseFloorDBFS, speechRatio, clippedPercent, spectralCentroidHz, spectralTilt]
+        [confidence, latencyMs, durationS, rmsDBFS, peakDBFS, snrDB, noiseFloorDBFS, speechRatio, clippedPercent, spectralCentroidHz, spectralTilt,
+         vadSegments, cpuMs, rssMB, queueDepth]
     }
     /// Yes/no columns, stored as 0/1.
-    public static let flagColumns = ["accepted", "null_result", "cloud_agrees", "shadow_agrees", "offline"]
-    public var flagValues: [Bool?] { [accepted, nullResult, cloudAgrees, shadowAgrees, offline] }
+    public static let flagColumns = ["accepted", "null_result", "cloud_agrees", "shadow_agrees", "offline", "quick_repeat"]
+    public var flagValues: [Bool?] { [accepted, nullResult, cloudAgrees, shadowAgrees, offline, quickRepeat] }
     public static let textColumns = ["model", "source", "label", "audio"]
     public var textValues: [String?] { [model, source, label, audio] }
 
@@ -91,6 +98,18 @@ public struct UtteranceRow: Sendable, Equatable {
                 case "latency_ms": row.latencyMs = try s.optionalNumber()
                 case "offline": row.offline = try s.optionalBool()
                 case "audio": row.audio = try s.optionalText()
+                case "quick_repeat": row.quickRepeat = try s.optionalBool()
+                case "software":
+                    guard try s.peek() == UInt8(ascii: "{") else { return false }
+                    try s.object { s, key throws(JSONScanner.Failure) in
+                        switch key {
+                        case "cpu_ms": row.cpuMs = try s.optionalNumber()
+                        case "rss_mb": row.rssMB = try s.optionalNumber()
+                        case "queue_depth": row.queueDepth = try s.optionalNumber()
+                        default: return false
+                        }
+                        return true
+                    }
                 case "models":
                     guard try s.peek() == UInt8(ascii: "{") else { return false }
                     var active: String?, answered: String?
@@ -116,6 +135,7 @@ public struct UtteranceRow: Sendable, Equatable {
                         case "clipped_percent": row.clippedPercent = try s.optionalNumber()
                         case "spectral_centroid_hz": row.spectralCentroidHz = try s.optionalNumber()
                         case "spectral_tilt_db_per_octave": row.spectralTilt = try s.optionalNumber()
+                        case "vad_segments": row.vadSegments = try s.optionalNumber()
                         default: return false
                         }
                         return true

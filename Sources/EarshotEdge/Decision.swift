@@ -43,6 +43,9 @@ public struct Decision: Sendable, Codable {
     /// The kept audio of this utterance (relative to the spool directory), when it was in the sampled share.
     public var audio: String?
     public var software: Software?
+    /// This utterance came within `EdgeConfiguration.quickRepeatSeconds` of the previous one, which said the same or was
+    /// not accepted: the speaker is probably repeating themselves, a sign the first answer did not serve.
+    public var quickRepeat: Bool?
 
     public struct ShadowAnswer: Sendable, Codable {
         public var model: String
@@ -111,10 +114,13 @@ public struct Decision: Sendable, Codable {
         public var snrDB: Double?
         public var spectralCentroidHz: Double?
         public var spectralTiltDBPerOctave: Double?
+        /// Stretches of speech the VAD found in the utterance.
+        public var vadSegments: Int?
         enum CodingKeys: String, CodingKey {
             case durationS = "duration_s", rmsDBFS = "rms_dbfs", peakDBFS = "peak_dbfs", clippedPercent = "clipped_percent"
             case speechRatio = "speech_ratio", dcOffset = "dc_offset", noiseFloorDBFS = "noise_floor_dbfs", snrDB = "snr_db"
             case spectralCentroidHz = "spectral_centroid_hz", spectralTiltDBPerOctave = "spectral_tilt_db_per_octave"
+            case vadSegments = "vad_segments"
         }
     }
 
@@ -123,11 +129,16 @@ public struct Decision: Sendable, Codable {
         public var queueDepth: Int
         public var droppedUtterances: Int
         public var residentMB: Double
-        enum CodingKeys: String, CodingKey { case queueDepth = "queue_depth", droppedUtterances = "dropped_utterances", residentMB = "rss_mb" }
+        /// CPU time the recogniser thread spent on this utterance (local models, routing, shadow), in milliseconds.
+        public var cpuMs: Double?
+        enum CodingKeys: String, CodingKey {
+            case queueDepth = "queue_depth", droppedUtterances = "dropped_utterances", residentMB = "rss_mb", cpuMs = "cpu_ms"
+        }
     }
 
     enum CodingKeys: String, CodingKey {
         case id, start, end, text, confidence, source, offline, automation, latencyMs = "latency_ms", accepted
         case topK = "top_k", words, models, automationLevel = "automation_level", stages, input, local, cloud, canary, shadow, audio, software
+        case quickRepeat = "quick_repeat"
     }
 }

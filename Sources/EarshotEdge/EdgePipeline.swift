@@ -13,6 +13,9 @@ public final class EdgePipeline: @unchecked Sendable {
         public var endpointer = EndpointerConfiguration()
         /// Utterances that may wait for the recogniser before the oldest is dropped.
         public var queueCapacity = 8
+        /// An utterance starting within this many seconds of the previous one's end, which said the same or was not
+        /// accepted, is flagged `quick_repeat`.
+        public var quickRepeatSeconds = 5.0
         /// For sources that can wait (files): hold the reader instead of dropping utterances.
         public var waitWhenFull = false
         /// Keeps a sample of utterance audio (off when nil, the default).
@@ -184,10 +187,20 @@ public final class EdgePipeline: @unchecked Sendable {
     }
 
     private func work() {
+        // The previous decision: where it ended in the stream, what it said, and whether it was accepted.
+        var previous: (end: Double, text: String, accepted: Bool)?
         while let job = queue.pop() {
             slots.refresh()
             for message in slots.drainMessages() { FileHandle.standardError.write(Data((message + "\n").utf8)) }
-            if let decision = decide(job) {
+            let cpuBefore = Self.threadCPUSeconds()
+            if var decision = decide(job) {
+                decision.software?.cpuMs = ((Self.threadCPUSeconds() - cpuBefore) * 1_000).rounded(toPlaces: 2)
+                if let p = previous {
+                    decision.quickRepeat = decision.start - p.end <= configuration.quickRepeatSeconds && (p.text == decision.text || !p.accepted)
+                } else {
+                    decision.quickRepeat = false
+                }
+                previous = (decision.end, decision.text, decision.accepted)
                 lock.lock(); counters.decisions += 1; lock.unlock()
                 sink(decision)
             }
@@ -269,7 +282,7 @@ public final class EdgePipeline: @unchecked Sendable {
             automation: automation,
             latencyMs: Self.milliseconds(finishedAt - job.closedAt), accepted: automation == .accept, topK: routed.topK, words: routed.words,
             models: models, automationLevel: policy.level, stages: stages,
-            input: Self.statistics(job.window, speechStart: speechStart, speechEnd: speechEnd, ratio: u.speechRatio),
+            input: Self.statistics(job.window, speechStart: speechStart, speechEnd: speechEnd, ratio: u.speechRatio, segments: u.segments),
             local: routed.local, cloud: routed.cloud, canary: candidate == nil ? nil : serving.id == candidate!.id, shadow: shadowAnswer)
         lock.lock()
         switch routed.cloud?.status {
@@ -307,7 +320,14 @@ public final class EdgePipeline: @unchecked Sendable {
 
     /// Level statistics of the speech part of the utterance, by EarshotMonitoring's `SignalAnalyzer` (dBFS relative to
     /// a full-scale square wave, as `earshot info` reports them).
-    static func statistics(_ window: [Int16], speechStart: Int, speechEnd: Int, ratio: Double) -> Decision.InputStatistics {
+    /// CPU time of the calling thread, in seconds.
+    static func threadCPUSeconds() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+    }
+
+    static func statistics(_ window: [Int16], speechStart: Int, speechEnd: Int, ratio: Double, segments: Int? = nil) -> Decision.InputStatistics {
         let lo = max(0, min(window.count, speechStart)), hi = max(lo, min(window.count, speechEnd))
         func analyse(_ part: ArraySlice<Int16>) -> SignalStatistics {
             var analyzer = SignalAnalyzer(sampleRate: 16_000, channels: 1)
@@ -322,7 +342,7 @@ public final class EdgePipeline: @unchecked Sendable {
                      clippedPercent: s.clippedPercent.rounded(toPlaces: 3), speechRatio: ratio.rounded(toPlaces: 3),
                      dcOffset: finite(whole.dcOffset, 5), noiseFloorDBFS: finite(whole.noiseFloorDBFS, 2), snrDB: finite(whole.snrDB, 2),
                      spectralCentroidHz: shape.map { $0.centroidHz.rounded(toPlaces: 1) },
-                     spectralTiltDBPerOctave: shape.flatMap { finite($0.tiltDBPerOctave, 2) })
+                     spectralTiltDBPerOctave: shape.flatMap { finite($0.tiltDBPerOctave, 2) }, vadSegments: segments)
     }
 }
 

@@ -14,11 +14,14 @@ public struct Utterance: Sendable, Hashable {
     public var samples: [Int16]
     /// Speech frames / all frames between speechStart and speechEnd.
     public var speechRatio: Double
+    /// Stretches of speech the VAD found inside the utterance (a pause of 100 ms or more inside the hangover starts a
+    /// new one): a VAD that starts chopping speech shows here before it shows in the recogniser's answers.
+    public var segments: Int
 
     public init(start: Int64, end: Int64, speechStart: Int64, speechEnd: Int64, truncated: Bool = false,
-                samples: [Int16] = [], speechRatio: Double = 1) {
+                samples: [Int16] = [], speechRatio: Double = 1, segments: Int = 1) {
         self.start = start; self.end = end; self.speechStart = speechStart; self.speechEnd = speechEnd
-        self.truncated = truncated; self.samples = samples; self.speechRatio = speechRatio
+        self.truncated = truncated; self.samples = samples; self.speechRatio = speechRatio; self.segments = segments
     }
 }
 
@@ -42,6 +45,7 @@ public final class Endpointer {
     private var lastSpeechEnd: Int64 = 0
     private var quietRun = 0
     private var speechFrames = 0
+    private var segments = 0
     private var previousEnd: Int64 = 0      // utterances never overlap
     private let onLevel: Int32, offLevel: Int32
 
@@ -76,6 +80,7 @@ public final class Endpointer {
                     lastSpeechEnd = position
                     quietRun = 0
                     speechFrames = attackRun
+                    segments = 1
                 }
             } else {
                 attackRun = 0
@@ -83,6 +88,7 @@ public final class Endpointer {
             if state == .silence { trimToPreRoll() }
         case .speech:
             if probabilityQ15 >= offLevel {
+                if quietRun >= c.frames(100) { segments += 1 }
                 quietRun = 0
                 lastSpeechEnd = position
                 speechFrames += 1
@@ -121,7 +127,8 @@ public final class Endpointer {
             let from = Int(start - historyStart), to = Int(end - historyStart)
             result = Utterance(start: start, end: end, speechStart: speechStart, speechEnd: speechEnd, truncated: truncated,
                                samples: Array(history[from..<to]),
-                               speechRatio: Self.ratio(speechFrames, over: speechEnd - speechStart, frame: c.frameSamples))
+                               speechRatio: Self.ratio(speechFrames, over: speechEnd - speechStart, frame: c.frameSamples),
+                               segments: segments)
             previousEnd = end
         }
         if truncated {
@@ -129,6 +136,7 @@ public final class Endpointer {
             speechStart = position
             lastSpeechEnd = position
             speechFrames = 0
+            segments = 1
             history.removeAll(keepingCapacity: true)
             historyStart = position
         } else {

@@ -27,12 +27,14 @@ enum Engines {
 /// Batches as a device sends them (docs/SYNC.md), with decision records shaped like `earshot run`'s.
 enum Batches {
     static func record(_ seq: Int, text: String = "stop", rms: Double? = nil) -> [String: Any] {
+        let loudness: Double = rms ?? (-30 - Double(seq % 7))
         let decision: [String: Any] = [
             "id": "u-\(seq)", "text": text, "confidence": 0.9, "source": "local", "accepted": true, "latency_ms": 4.5, "offline": false,
             "models": ["active": "command-en@1.0.0"],
-            "input": ["duration_s": 0.8, "rms_dbfs": rms ?? (-30 - Double(seq % 7)), "peak_dbfs": -6.0, "snr_db": 21.5, "speech_ratio": 0.6,
-                      "spectral_tilt_db_per_octave": -4.2],
-            "local": ["agrees": true],
+            "input": ["duration_s": 0.8, "rms_dbfs": loudness, "peak_dbfs": -6.0, "snr_db": 21.5, "speech_ratio": 0.6,
+                      "spectral_tilt_db_per_octave": -4.2, "vad_segments": 1],
+            "local": ["agrees": true], "quick_repeat": false,
+            "software": ["cpu_ms": 3.5, "rss_mb": 31.0, "queue_depth": 0, "dropped_utterances": 0],
         ]
         return ["seq": seq, "wall": 1_795_800_000.0 + Double(seq), "kind": "decision",
                 "record": ["schema": 1, "boot_id": "boot", "monotonic_ns": seq * 1_000, "decision": decision]]
@@ -193,6 +195,8 @@ struct IngestTests {
         #expect(window.numeric["rms_dbfs"] == [-20, -25, -40])
         #expect(window.categorical["label"] == ["stop", "stop", ""] && window.categorical["null_result"] == ["false", "false", "true"])
         #expect(window.categorical["model"] == ["command-en@1.0.0", "command-en@1.0.0", "command-en@1.0.0"])
+        #expect(window.numeric["cpu_ms"] == [3.5, 3.5, 3.5] && window.numeric["vad_segments"] == [1, 1, 1] && window.numeric["rss_mb"] == [31, 31, 31])
+        #expect(window.categorical["quick_repeat"] == ["false", "false", "false"])
         let recent = try await rig.store.window(device: nil, model: "command-en@1.0.0", since: 1_795_800_002, limit: 1)
         #expect(recent.numeric["rms_dbfs"] == [-40])
         #expect(try await rig.store.window(device: "nobody", model: nil, since: nil, limit: 10).count == 0)

@@ -72,8 +72,17 @@ struct EdgePipelineTests {
             #expect((d.input.snrDB ?? 0) > 20 && (d.input.noiseFloorDBFS ?? 0) < d.input.rmsDBFS - 20, "\(d.input)")
             #expect((200...3_000).contains(d.input.spectralCentroidHz ?? 0) && (d.input.spectralTiltDBPerOctave ?? 0) < 0, "\(d.input)")
             #expect((d.software?.residentMB ?? 0) > 1 && d.software?.droppedUtterances == 0)
+            // The recogniser's CPU for this utterance (bounded by its wall time), and one VAD segment per word.
+            #expect((d.software?.cpuMs ?? 0) > 0 && (d.software?.cpuMs ?? 0) <= d.stages.recognizeMs * 1.5 + 5, "\(d.software!)")
+            #expect(d.input.vadSegments == 1)
             #expect(d.automation == (d.confidence >= 0.9 ? .accept : d.confidence >= 0.5 ? .confirm : .reject))
         }
+        // A quick repeat is an utterance within 5 s of one that said the same (not here: four different words) or
+        // was not accepted.
+        for (previous, d) in zip(decisions, decisions.dropFirst()) {
+            #expect(d.quickRepeat == (d.start - previous.end <= 5 && !previous.accepted), "\(d.text) after \(previous.text)")
+        }
+        #expect(decisions.first?.quickRepeat == false)
         let counters = pipeline.snapshot
         #expect(counters.utterances == 4 && counters.decisions == 4 && counters.dropped == 0)
         #expect(counters.samples == Int64(audio.count))

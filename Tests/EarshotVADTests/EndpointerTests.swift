@@ -36,6 +36,17 @@ struct EndpointerTests {
         #expect(!u.truncated && u.speechRatio == 1)
     }
 
+    /// A pause inside the hangover keeps one utterance; pauses of 100 ms or more split it into VAD segments.
+    @Test func pausesInsideAnUtteranceCountAsSegments() throws {
+        let speech = [Double](repeating: 1, count: 30)
+        let probabilities = [Double](repeating: 0, count: 50) + speech + [Double](repeating: 0, count: 15) + speech
+            + [Double](repeating: 0, count: 5) + speech + [Double](repeating: 0, count: 20) + speech + [Double](repeating: 0, count: 60)
+        let utterances = try Self.run(probabilities)
+        #expect(utterances.count == 1)
+        #expect(utterances.first?.segments == 3)           // the 50 ms pause does not split; 150 and 200 ms do
+        #expect(try Self.run(Self.burst(silence: 50, speech: 40, tail: 60)).first?.segments == 1)
+    }
+
     @Test(arguments: [100, 300, 500, 0])
     func preRollIsHonoured(ms: Int) throws {
         let u = try #require(try Self.run(Self.burst(silence: 200, speech: 30, tail: 60)) { $0.preRollMs = ms }.first)
