@@ -21,6 +21,13 @@ public protocol PipelineAudioSource: AnyObject {
     /// Appends up to about `maximum` samples to `output`.
     /// - Returns: false once the source has ended and everything was delivered.
     func read(appendingTo output: inout [Int16], maximum: Int) throws(AudioError) -> Bool
+    /// Audio lost so far before it reached the pipeline: device overruns recovered, and samples overwritten because
+    /// the reader fell behind. Zero for sources that cannot lose audio (files, memory).
+    var losses: (overruns: Int, droppedSamples: UInt64) { get }
+}
+
+extension PipelineAudioSource {
+    public var losses: (overruns: Int, droppedSamples: UInt64) { (0, 0) }
 }
 
 /// Adapts a file or raw stream to the pipeline format (channel selection, resampling, 16-bit rounding).
@@ -61,6 +68,11 @@ public final class CaptureSource: PipelineAudioSource {
     private var scratch = [Int16](repeating: 0, count: 4_096)
 
     public init(_ session: CaptureSession) { self.session = session }
+
+    public var losses: (overruns: Int, droppedSamples: UInt64) {
+        let s = session.statistics
+        return (s.deviceOverruns, s.ringOverrunSamples)
+    }
 
     public func read(appendingTo output: inout [Int16], maximum: Int) throws(AudioError) -> Bool {
         if scratch.count < maximum { scratch = [Int16](repeating: 0, count: maximum) }

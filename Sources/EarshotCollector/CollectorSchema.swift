@@ -55,8 +55,9 @@ enum CollectorSchema {
                     records \(integer) NOT NULL, confidence_sum \(real) NOT NULL, null_results \(integer) NOT NULL,
                     latency_ms_sum \(real) NOT NULL, rms_dbfs_sum \(real) NOT NULL, PRIMARY KEY (device_id, epoch, hour, kind))
                 """]),
-            // Pipeline and software metrics per decision: VAD segments, recogniser CPU, memory, queue, quick repeats.
-            (5, ["vad_segments", "cpu_ms", "rss_mb", "queue_depth"].map { "ALTER TABLE records ADD COLUMN \($0) \(real)" }
+            // Pipeline and software metrics per decision: VAD segments, recogniser CPU, memory, queue, capture losses,
+            // quick repeats.
+            (5, ["vad_segments", "cpu_ms", "rss_mb", "queue_depth", "capture_overruns", "dropped_samples"].map { "ALTER TABLE records ADD COLUMN \($0) \(real)" }
                 + ["ALTER TABLE records ADD COLUMN quick_repeat \(flag)"]),
         ]
     }

@@ -129,10 +129,14 @@ public struct Decision: Sendable, Codable {
         public var queueDepth: Int
         public var droppedUtterances: Int
         public var residentMB: Double
+        /// Capture losses since the previous utterance: device overruns recovered, samples overwritten in the ring.
+        public var captureOverruns: Int = 0
+        public var droppedSamples: Int = 0
         /// CPU time the recogniser thread spent on this utterance (local models, routing, shadow), in milliseconds.
         public var cpuMs: Double?
         enum CodingKeys: String, CodingKey {
             case queueDepth = "queue_depth", droppedUtterances = "dropped_utterances", residentMB = "rss_mb", cpuMs = "cpu_ms"
+            case captureOverruns = "capture_overruns", droppedSamples = "dropped_samples"
         }
     }
 

@@ -56,6 +56,9 @@ public final class EdgePipeline: @unchecked Sendable {
         var window: [Int16]
         var windowStart: Int64
         var closedAt: ContinuousClock.Instant
+        /// Capture losses since the previous utterance closed.
+        var overruns = 0
+        var droppedSamples: UInt64 = 0
     }
 
     private let detector: VoiceActivityDetector
@@ -149,14 +152,18 @@ public final class EdgePipeline: @unchecked Sendable {
         var sequence = 0
         let blockSamples = configuration.endpointer.frameSamples
         var blockStart: Int64 = 0
+        var lossesBefore = source.losses
         func emit(_ u: Utterance) {
             sequence += 1
+            let losses = source.losses
+            defer { lossesBefore = losses }
             lock.lock(); counters.utterances += 1; counters.speechSamples += u.end - u.start; lock.unlock()
             let (before, after) = slots.window
             let lo = max(historyStart, u.speechStart - Int64(before))
             let hi = min(historyStart + Int64(history.count), max(u.speechEnd, u.speechStart + Int64(after)) + Int64(before))
             let window = lo < hi ? Array(history[Int(lo - historyStart)..<Int(hi - historyStart)]) : []
-            queue.push(Job(sequence: sequence, utterance: u, window: window, windowStart: lo, closedAt: .now))
+            queue.push(Job(sequence: sequence, utterance: u, window: window, windowStart: lo, closedAt: .now,
+                           overruns: losses.overruns - lossesBefore.overruns, droppedSamples: losses.droppedSamples - lossesBefore.droppedSamples))
         }
         while try source.read(appendingTo: &pending, maximum: 1_600) {
             let fresh = pending[consumed...]
@@ -297,7 +304,8 @@ public final class EdgePipeline: @unchecked Sendable {
         if shadowAnswer != nil { counters.shadow += 1 }
         lock.unlock()
         decision.software = .init(queueDepth: queue.depth, droppedUtterances: queue.dropped,
-                                  residentMB: (Double(MetricsRegistry.residentBytes()) / 1_048_576).rounded(toPlaces: 1))
+                                  residentMB: (Double(MetricsRegistry.residentBytes()) / 1_048_576).rounded(toPlaces: 1),
+                                  captureOverruns: job.overruns, droppedSamples: Int(job.droppedSamples))
         if let keeper = configuration.audioKeeper {
             decision.audio = keeper.keep(id: id, samples: job.window[max(0, speechStart - margin)..<min(job.window.count, speechEnd + margin)])
         }

@@ -55,6 +55,29 @@ struct EdgePipelineTests {
         return (pipeline, collected)
     }
 
+    /// A source that loses audio (as a capture device that overruns): each decision carries the losses since the
+    /// previous one, so none is counted twice and none is missed.
+    final class LossySource: PipelineAudioSource {
+        let inner: SampleArraySource
+        var reads = 0
+        init(_ samples: [Int16]) { inner = SampleArraySource(samples) }
+        func read(appendingTo output: inout [Int16], maximum: Int) throws(AudioError) -> Bool {
+            reads += 1
+            return try inner.read(appendingTo: &output, maximum: maximum)
+        }
+        var losses: (overruns: Int, droppedSamples: UInt64) { (reads / 7, UInt64(reads / 7) * 160) }
+    }
+
+    @Test func captureLossesAreReportedPerDecision() throws {
+        let (audio, _) = try Self.recording(["stop", "seven", "forward", "left"])
+        let (pipeline, collected) = try Self.pipeline(queue: 8, wait: true)
+        let source = LossySource(audio)
+        try pipeline.run(source)
+        let overruns = collected.decisions.map { $0.software?.captureOverruns ?? -1 }
+        #expect(overruns.allSatisfy { $0 >= 0 } && overruns.reduce(0, +) > 0 && overruns.reduce(0, +) <= source.reads / 7, "\(overruns)")
+        #expect(collected.decisions.allSatisfy { $0.software?.droppedSamples == ($0.software?.captureOverruns ?? 0) * 160 })
+    }
+
     @Test func decisionsFollowTheSpeechInOrderWithTimesAndStatistics() throws {
         let words = ["stop", "seven", "forward", "left"]
         let (audio, starts) = try Self.recording(words)
