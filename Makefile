@@ -42,6 +42,9 @@ test: deps-test
 	@echo "test: a short libFuzzer run of the model reader (Fuzz/run.sh -runs=20000)"
 	@Fuzz/run.sh -runs=20000 > .build-fuzz.log 2>&1 || { tail -40 .build-fuzz.log; exit 1; }
 	@grep -E "^Done|ERROR" .build-fuzz.log | tail -2
+	@echo "test: a short libFuzzer run of the collector's ingest reader (Fuzz/run-ingest.sh -runs=50000)"
+	@Fuzz/run-ingest.sh -runs=50000 > .build-fuzz-ingest.log 2>&1 || { tail -40 .build-fuzz-ingest.log; exit 1; }
+	@grep -E "^Done|ERROR" .build-fuzz-ingest.log | tail -2
 
 # Long runs, not part of `make test`.
 soak-spool: deps-test
