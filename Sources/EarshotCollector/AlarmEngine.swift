@@ -5,6 +5,19 @@ import FoundationNetworking
 #endif
 
 extension UtteranceWindow {
+    /// Appends a later window's rows (both oldest first).
+    public mutating func append(_ later: UtteranceWindow) {
+        for (name, values) in later.numeric { numeric[name, default: []] += values }
+        for name in Set(numeric.keys).union(later.numeric.keys) {
+            present[name, default: [Bool](repeating: false, count: count)] += later.present[name] ?? [Bool](repeating: false, count: later.count)
+        }
+        for name in Set(categorical.keys).union(later.categorical.keys) {
+            categorical[name, default: [String](repeating: "", count: count)] += later.categorical[name] ?? [String](repeating: "", count: later.count)
+        }
+        walls += later.walls
+        count += later.count
+    }
+
     /// Splits a window (oldest first) into an older reference and the newest `currentCount` rows, column by column;
     /// a numeric column holds only rows that had its value, so rows are assigned by their position.
     public func split(currentCount: Int, only wanted: Set<String> = []) -> (reference: [(String, DriftColumn)], current: [String: DriftColumn]) {

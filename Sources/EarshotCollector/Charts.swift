@@ -2,7 +2,7 @@ import Foundation
 
 /// Inline SVG charts for the dashboard: drawn on the server, no JavaScript, readable without colour (titles carry the
 /// numbers).
-enum Charts {
+public enum Charts {
     static func escape(_ text: String) -> String {
         var out = ""
         out.reserveCapacity(text.count)
@@ -17,6 +17,12 @@ enum Charts {
             }
         }
         return out
+    }
+
+    /// "24 h", "1.5 h", "30 min".
+    public static func hours(_ value: Double) -> String {
+        if value < 1 { return "\(Int((value * 60).rounded())) min" }
+        return value == value.rounded() ? "\(Int(value)) h" : String(format: "%.1f h", value)
     }
 
     static func format(_ value: Double) -> String {

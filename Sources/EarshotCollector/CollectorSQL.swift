@@ -79,6 +79,7 @@ enum CollectorSQL {
         }
         if let model = filter.model { conditions.append("model = \(bind(.text(model)))") }
         if let since = filter.since { conditions.append("wall >= \(bind(.real(since)))") }
+        if let until = filter.until { conditions.append("wall < \(bind(.real(until)))") }
         let columns = UtteranceRow.numericColumns + ["model", "label", "source"] + windowFlags + ["wall"]
         let sql = "SELECT \(columns.joined(separator: ", ")) FROM records WHERE \(conditions.joined(separator: " AND ")) "
             + "ORDER BY wall DESC LIMIT \(bind(.integer(Int64(limit))))"

@@ -151,8 +151,10 @@ public struct WindowFilter: Sendable, Equatable {
     public var site: String?
     public var hardware: String?
     public var since: Double?
-    public init(device: String? = nil, model: String? = nil, site: String? = nil, hardware: String? = nil, since: Double? = nil) {
-        self.device = device; self.model = model; self.site = site; self.hardware = hardware; self.since = since
+    /// Only decisions before this time (seconds since 1970).
+    public var until: Double?
+    public init(device: String? = nil, model: String? = nil, site: String? = nil, hardware: String? = nil, since: Double? = nil, until: Double? = nil) {
+        self.device = device; self.model = model; self.site = site; self.hardware = hardware; self.since = since; self.until = until
     }
 }
 

@@ -24,6 +24,9 @@ extension Collector {
         @Option(help: "The reference CSV (training data, or an earlier window).") var reference: String?
         @Option(help: "The current CSV.") var current: String?
         @Option(help: "Compare the collector's latest N decisions with the N before them (instead of CSV files).") var window: Int?
+        @Option(help: "Compare the collector's decisions of the last H hours with those of the H hours before (a time window; at most --max-rows each).")
+        var hours: Double?
+        @Option(help: "With --hours: the most decisions read per window.") var maxRows = 1_000_000
         @Option(help: "With --window: only this device's decisions.") var device: String?
         @Option(help: "With --window: only decisions answered by this model (name@version).") var model: String?
         @Option(help: "With --window: only devices tagged with this site (a cohort).") var site: String?
@@ -43,10 +46,12 @@ extension Collector {
         @Flag(help: "Say on stderr how long loading and comparing took.") var timing = false
 
         func validate() throws {
-            switch (reference, current, window) {
-            case (.some, .some, nil): break
-            case (nil, nil, .some(let n)): guard n >= 2 else { throw ValidationError("--window must be at least 2.") }
-            default: throw ValidationError("Give either --reference and --current (two CSV files) or --window N (the collector's records).")
+            switch (reference, current, window, hours) {
+            case (.some, .some, nil, nil): break
+            case (nil, nil, .some(let n), nil): guard n >= 2 else { throw ValidationError("--window must be at least 2.") }
+            case (nil, nil, nil, .some(let h)): guard h > 0 else { throw ValidationError("--hours must be positive.") }
+            default:
+                throw ValidationError("Give one of: --reference and --current (two CSV files), --window N or --hours H (the collector's records).")
             }
             if baseline != nil && window == nil { throw ValidationError("--baseline goes with --window N (the latest N decisions).") }
             guard alpha > 0 && alpha < 1 else { throw ValidationError("--alpha must be between 0 and 1.") }
@@ -122,6 +127,36 @@ extension Collector {
             return inputs
         }
 
+        /// The last H hours of decisions against the H hours before.
+        func timeInputs(_ hours: Double) async throws -> Inputs {
+            let store = try await database.open()
+            let now = Date().timeIntervalSince1970, span = hours * 3_600
+            var filter = WindowFilter(device: device, model: model, site: site, hardware: hardware, since: now - span)
+            let recent: UtteranceWindow, earlier: UtteranceWindow
+            do {
+                recent = try await store.window(filter, limit: maxRows)
+                filter.since = now - 2 * span
+                filter.until = now - span
+                earlier = try await store.window(filter, limit: maxRows)
+            } catch {
+                await store.close()
+                throw fail(error.message, .unavailable)
+            }
+            await store.close()
+            let scope = [device, model, site, hardware].compactMap { $0 }.joined(separator: ", ")
+            var inputs = Inputs(referenceRows: earlier.count, currentRows: recent.count,
+                                referenceName: "the \(Charts.hours(hours)) before (\(earlier.count) decisions\(scope.isEmpty ? "" : ", " + scope))",
+                                currentName: "the last \(Charts.hours(hours)) (\(recent.count) decisions\(scope.isEmpty ? "" : ", " + scope))")
+            // One window of both, split where the earlier one ends.
+            var both = earlier
+            both.append(recent)
+            let (reference, current) = both.split(currentCount: recent.count, only: Set(Self.list(columns)))
+            inputs.reference = reference
+            inputs.current = current
+            for (name, column) in reference { inputs.missing[name] = (earlier.count - column.count, recent.count - (current[name]?.count ?? 0)) }
+            return inputs
+        }
+
         /// The latest 2N decisions split in two: the older half is the reference, the newer the current window.
         func storeInputs(_ size: Int) async throws -> Inputs {
             let store = try await database.open()
@@ -149,7 +184,8 @@ extension Collector {
             let started = clock.now
             let inputs: Inputs
             if let window, let baseline { inputs = try await baselineInputs(window, manifest: baseline) }
-            else if let window { inputs = try await storeInputs(window) } else { inputs = try csvInputs() }
+            else if let window { inputs = try await storeInputs(window) }
+            else if let hours { inputs = try await timeInputs(hours) } else { inputs = try csvInputs() }
             let referenceColumns = inputs.reference, currentColumns = inputs.current, missing = inputs.missing
             var policy = DriftPolicy()
             policy.alpha = alpha

@@ -242,6 +242,30 @@ struct IngestTests {
         await rig.close()
     }
 
+    /// `drift --hours H`: the last H hours against the H before, whatever the number of decisions in each.
+    @Test(arguments: Engines.all)
+    func timeWindowsDrift(_ engine: String) async throws {
+        let rig = try await Rig(engine)
+        let now = Date().timeIntervalSince1970
+        var generator = SeededGenerator(seed: 31)
+        var records: [[String: Any]] = []
+        for seq in 1...500 {
+            let recent = seq > 200                                       // 200 decisions an hour ago, 300 in the last hour
+            var record = Batches.record(seq, rms: Double.random(in: -40 ... -28, using: &generator) + (recent ? 6 : 0))
+            record["wall"] = recent ? now - 3_500 + Double(seq - 200) * 10 : now - 7_100 + Double(seq) * 10
+            records.append(record)
+        }
+        #expect(await rig.send(try SyncClient.gzip(Batches.json(device: "dev-a", records: records))).0 == 200)
+        let url = rig.url
+        let result = try await offPool { try Programs.run(Programs.collector, ["drift", "--db", url, "--hours", "1", "--json"]) }
+        #expect(result.status == 0, "\(result.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: result.stdoutData) as? [String: Any])
+        #expect(report["reference_rows"] as? Int == 200 && report["current_rows"] as? Int == 300)
+        #expect(report["drifted_columns"] as? [String] == ["rms_dbfs"], "\(report["drifted_columns"] ?? "")")
+        #expect((report["current"] as? String ?? "").contains("last 1 h"))
+        await rig.close()
+    }
+
     /// `export` streams records as CSV with the decision columns, the kept audio's name and the JSON; the file reads
     /// back with the drift command's own CSV reader.
     @Test(arguments: Engines.all)
