@@ -57,7 +57,7 @@ enum CollectorSchema {
                 """]),
             // Pipeline and software metrics per decision: VAD segments, recogniser CPU, memory, queue, capture losses,
             // quick repeats.
-            (5, ["vad_segments", "cpu_ms", "rss_mb", "queue_depth", "capture_overruns", "dropped_samples"].map { "ALTER TABLE records ADD COLUMN \($0) \(real)" }
+            (5, ["vad_segments", "cpu_ms", "rss_mb", "queue_depth", "capture_overruns", "dropped_samples", "rtf"].map { "ALTER TABLE records ADD COLUMN \($0) \(real)" }
                 + ["ALTER TABLE records ADD COLUMN quick_repeat \(flag)"]),
         ]
     }

@@ -53,6 +53,7 @@ public struct UtteranceRow: Sendable, Equatable {
     public var queueDepth: Double?
     public var captureOverruns: Double?
     public var droppedSamples: Double?
+    public var rtf: Double?
     public var quickRepeat: Bool?
 
     public init() {}
@@ -60,10 +61,10 @@ public struct UtteranceRow: Sendable, Equatable {
     /// The numeric columns by their stored names, in a fixed order (the storage schema and the drift engine use them).
     public static let numericColumns = ["confidence", "latency_ms", "duration_s", "rms_dbfs", "peak_dbfs", "snr_db", "noise_floor_dbfs",
                                         "speech_ratio", "clipped_percent", "spectral_centroid_hz", "spectral_tilt",
-                                        "vad_segments", "cpu_ms", "rss_mb", "queue_depth", "capture_overruns", "dropped_samples"]
+                                        "vad_segments", "cpu_ms", "rss_mb", "queue_depth", "capture_overruns", "dropped_samples", "rtf"]
     public var numericValues: [Double?] {
         [confidence, latencyMs, durationS, rmsDBFS, peakDBFS, snrDB, noiseFloorDBFS, speechRatio, clippedPercent, spectralCentroidHz, spectralTilt,
-         vadSegments, cpuMs, rssMB, queueDepth, captureOverruns, droppedSamples]
+         vadSegments, cpuMs, rssMB, queueDepth, captureOverruns, droppedSamples, rtf]
     }
     /// Yes/no columns, stored as 0/1.
     public static let flagColumns = ["accepted", "null_result", "cloud_agrees", "shadow_agrees", "offline", "quick_repeat"]
@@ -110,6 +111,7 @@ public struct UtteranceRow: Sendable, Equatable {
                         case "queue_depth": row.queueDepth = try s.optionalNumber()
                         case "capture_overruns": row.captureOverruns = try s.optionalNumber()
                         case "dropped_samples": row.droppedSamples = try s.optionalNumber()
+                        case "rtf": row.rtf = try s.optionalNumber()
                         default: return false
                         }
                         return true

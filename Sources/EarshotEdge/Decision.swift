@@ -134,9 +134,11 @@ public struct Decision: Sendable, Codable {
         public var droppedSamples: Int = 0
         /// CPU time the recogniser thread spent on this utterance (local models, routing, shadow), in milliseconds.
         public var cpuMs: Double?
+        /// Real-time factor of local recognition: its wall time over the utterance's duration.
+        public var rtf: Double?
         enum CodingKeys: String, CodingKey {
             case queueDepth = "queue_depth", droppedUtterances = "dropped_utterances", residentMB = "rss_mb", cpuMs = "cpu_ms"
-            case captureOverruns = "capture_overruns", droppedSamples = "dropped_samples"
+            case captureOverruns = "capture_overruns", droppedSamples = "dropped_samples", rtf
         }
     }
 

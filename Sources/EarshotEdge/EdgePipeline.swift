@@ -305,7 +305,8 @@ public final class EdgePipeline: @unchecked Sendable {
         lock.unlock()
         decision.software = .init(queueDepth: queue.depth, droppedUtterances: queue.dropped,
                                   residentMB: (Double(MetricsRegistry.residentBytes()) / 1_048_576).rounded(toPlaces: 1),
-                                  captureOverruns: job.overruns, droppedSamples: Int(job.droppedSamples))
+                                  captureOverruns: job.overruns, droppedSamples: Int(job.droppedSamples),
+                                  rtf: decision.input.durationS > 0 ? (stages.recognizeMs / 1_000 / decision.input.durationS).rounded(toPlaces: 5) : nil)
         if let keeper = configuration.audioKeeper {
             decision.audio = keeper.keep(id: id, samples: job.window[max(0, speechStart - margin)..<min(job.window.count, speechEnd + margin)])
         }

@@ -98,6 +98,7 @@ struct EdgePipelineTests {
             // The recogniser's CPU for this utterance (bounded by its wall time), and one VAD segment per word.
             #expect((d.software?.cpuMs ?? 0) > 0 && (d.software?.cpuMs ?? 0) <= d.stages.recognizeMs * 1.5 + 5, "\(d.software!)")
             #expect(d.input.vadSegments == 1)
+            #expect((d.software?.rtf ?? 0) > 0 && (d.software?.rtf ?? 1) < 1, "\(d.software!)")
             #expect(d.automation == (d.confidence >= 0.9 ? .accept : d.confidence >= 0.5 ? .confirm : .reject))
         }
         // A quick repeat is an utterance within 5 s of one that said the same (not here: four different words) or
