@@ -192,6 +192,19 @@ final class PostgresCollectorStore: CollectorStore {
         }
     }
 
+    /// Query values as PostgreSQL bindings ($1, $2, … in order).
+    static func bindings(_ values: [CollectorSQL.Value]) -> PostgresBindings {
+        var binds = PostgresBindings(capacity: values.count)
+        for value in values {
+            switch value {
+            case .text(let v): binds.append(v)
+            case .real(let v): binds.append(v)
+            case .integer(let v): binds.append(v)
+            }
+        }
+        return binds
+    }
+
     /// One statement for the whole batch: every column as an array, unnested into rows; nil travels as a sentinel
     /// (empty text, NaN, −1) that NULLIF turns back into NULL.
     static func insertQuery(_ batch: IngestBatch, receivedAt: Double) -> PostgresQuery {
@@ -230,14 +243,7 @@ final class PostgresCollectorStore: CollectorStore {
 
     func window(_ filter: WindowFilter, limit: Int) async throws(CollectorError) -> UtteranceWindow {
         let (sql, values) = CollectorSQL.windowQuery(filter, limit: limit) { "$\($0)" }
-        var binds = PostgresBindings()
-        for value in values {
-            switch value {
-            case .text(let v): binds.append(v)
-            case .real(let v): binds.append(v)
-            case .integer(let v): binds.append(v)
-            }
-        }
+        let binds = Self.bindings(values)
         var window = CollectorSQL.WindowBuilder()
         let numeric = UtteranceRow.numericColumns.count
         do {
@@ -310,14 +316,7 @@ final class PostgresCollectorStore: CollectorStore {
 
     func export(_ filter: ExportFilter, row: @escaping @Sendable (ExportRow) throws -> Void) async throws(CollectorError) -> Int {
         let (sql, values) = CollectorSQL.exportQuery(filter) { "$\($0)" }
-        var binds = PostgresBindings()
-        for value in values {
-            switch value {
-            case .text(let v): binds.append(v)
-            case .real(let v): binds.append(v)
-            case .integer(let v): binds.append(v)
-            }
-        }
+        let binds = Self.bindings(values)
         let t = UtteranceRow.textColumns.count, n = UtteranceRow.numericColumns.count, f = UtteranceRow.flagColumns.count
         var count = 0
         do {

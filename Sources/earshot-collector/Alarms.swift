@@ -24,13 +24,9 @@ extension Collector {
             @Flag(help: "One JSON object: {\"log\": […], \"holds\": […]}.") var json = false
 
             func run() async throws {
-                let store = try await database.open()
-                let log: [AlarmLogEntry], holds: [ModelHold]
-                do { (log, holds) = (try await store.alarmLog(limit: limit), try await store.holds()) } catch {
-                    await store.close()
-                    throw fail(error.message, .unavailable)
+                let (log, holds) = try await database.using { store throws(CollectorError) in
+                    (try await store.alarmLog(limit: limit), try await store.holds())
                 }
-                await store.close()
                 if json {
                     let encoder = JSONEncoder()
                     encoder.outputFormatting = [.sortedKeys]
@@ -56,13 +52,9 @@ extension Collector {
 
             func run() async throws {
                 let configuration = try loadAlarmConfiguration(config)
-                let store = try await database.open()
-                let changes: [AlarmLogEntry]
-                do { changes = try await AlarmEngine(store: store, configuration: configuration).evaluate() } catch {
-                    await store.close()
-                    throw fail(error.message, .unavailable)
+                let changes = try await database.using { store throws(CollectorError) in
+                    try await AlarmEngine(store: store, configuration: configuration).evaluate()
                 }
-                await store.close()
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys]
                 for change in changes {

@@ -43,6 +43,21 @@ struct DatabaseOptions: ParsableArguments {
 
     var location: String { db ?? ProcessInfo.processInfo.environment["EARSHOT_COLLECTOR_DB"] ?? "sqlite:/var/lib/earshot/collector.db" }
 
+    /// Opens the store, runs `body` with it and closes it; a storage failure exits with a message and `status` (69 by
+    /// default, "database unavailable").
+    func using<T: Sendable>(status: (CollectorError) -> CollectorExit = { _ in .unavailable },
+                            _ body: (any CollectorStore) async throws(CollectorError) -> T) async throws -> T {
+        let store = try await open()
+        do throws(CollectorError) {
+            let value = try await body(store)
+            await store.close()
+            return value
+        } catch {
+            await store.close()
+            throw fail(error.message, status(error))
+        }
+    }
+
     /// Opens and migrates the store, or exits with a clear message.
     func open() async throws -> any CollectorStore {
         do {

@@ -18,15 +18,10 @@ extension Collector {
             @Option(help: "A hardware tag, for cohorts.") var hardware: String?
 
             func run() async throws {
-                let store = try await database.open()
                 let token = DeviceToken.generate()
-                do {
-                    _ = try await store.addDevice(name: name, tokenHash: DeviceToken.hash(token), deviceID: deviceId, site: site, hardware: hardware)
-                } catch {
-                    await store.close()
-                    throw fail(error.message, error.status == 409 || error.status == 2 ? .usage : .unavailable)
+                _ = try await database.using(status: { $0.status == 409 || $0.status == 2 ? .usage : .unavailable }) { store throws(CollectorError) in
+                    try await store.addDevice(name: name, tokenHash: DeviceToken.hash(token), deviceID: deviceId, site: site, hardware: hardware)
                 }
-                await store.close()
                 print("device \(name) added; its token (store it on the device as EARSHOT_TOKEN; it is not shown again):")
                 print(token)
             }
@@ -38,13 +33,7 @@ extension Collector {
             @Flag(help: "One JSON array on stdout.") var json = false
 
             func run() async throws {
-                let store = try await database.open()
-                let devices: [DeviceEntry]
-                do { devices = try await store.devices() } catch {
-                    await store.close()
-                    throw fail(error.message, .unavailable)
-                }
-                await store.close()
+                let devices = try await database.using { store throws(CollectorError) in try await store.devices() }
                 if json {
                     let encoder = JSONEncoder()
                     encoder.outputFormatting = [.sortedKeys]
@@ -67,13 +56,7 @@ extension Collector {
             @OptionGroup var database: DatabaseOptions
 
             func run() async throws {
-                let store = try await database.open()
-                let found: Bool
-                do { found = try await store.revokeDevice(name: name) } catch {
-                    await store.close()
-                    throw fail(error.message, .unavailable)
-                }
-                await store.close()
+                let found = try await database.using { store throws(CollectorError) in try await store.revokeDevice(name: name) }
                 guard found else { throw fail("no device is named \(name)", .usage) }
                 print("device \(name) revoked")
             }

@@ -111,13 +111,8 @@ extension Collector {
         func baselineInputs(_ size: Int, manifest: String) async throws -> Inputs {
             let reference: BaselineReference
             do { reference = try BaselineReference(manifestAt: manifest) } catch { throw fail(error.message, .corruptInput) }
-            let store = try await database.open()
-            let latest: UtteranceWindow
-            do { latest = try await store.window(WindowFilter(device: device, model: model ?? reference.model, site: site, hardware: hardware), limit: size) } catch {
-                await store.close()
-                throw fail(error.message, .unavailable)
-            }
-            await store.close()
+            let filter = WindowFilter(device: device, model: model ?? reference.model, site: site, hardware: hardware)
+            let latest = try await database.using { store throws(CollectorError) in try await store.window(filter, limit: size) }
             var inputs = Inputs(referenceRows: reference.clips, currentRows: latest.count,
                                 referenceName: "the training baseline of \(reference.model) (\(reference.clips) held-out clips)",
                                 currentName: "the latest \(latest.count) decisions of \(model ?? reference.model)")
@@ -129,20 +124,15 @@ extension Collector {
 
         /// The last H hours of decisions against the H hours before.
         func timeInputs(_ hours: Double) async throws -> Inputs {
-            let store = try await database.open()
             let now = Date().timeIntervalSince1970, span = hours * 3_600
-            var filter = WindowFilter(device: device, model: model, site: site, hardware: hardware, since: now - span)
-            let recent: UtteranceWindow, earlier: UtteranceWindow
-            do {
-                recent = try await store.window(filter, limit: maxRows)
-                filter.since = now - 2 * span
-                filter.until = now - span
-                earlier = try await store.window(filter, limit: maxRows)
-            } catch {
-                await store.close()
-                throw fail(error.message, .unavailable)
+            let recentFilter = WindowFilter(device: device, model: model, site: site, hardware: hardware, since: now - span)
+            var earlierFilter = recentFilter
+            earlierFilter.since = now - 2 * span
+            earlierFilter.until = now - span
+            let rows = maxRows
+            let (recent, earlier) = try await database.using { store throws(CollectorError) in
+                (try await store.window(recentFilter, limit: rows), try await store.window(earlierFilter, limit: rows))
             }
-            await store.close()
             let scope = [device, model, site, hardware].compactMap { $0 }.joined(separator: ", ")
             var inputs = Inputs(referenceRows: earlier.count, currentRows: recent.count,
                                 referenceName: "the \(Charts.hours(hours)) before (\(earlier.count) decisions\(scope.isEmpty ? "" : ", " + scope))",
@@ -159,13 +149,8 @@ extension Collector {
 
         /// The latest 2N decisions split in two: the older half is the reference, the newer the current window.
         func storeInputs(_ size: Int) async throws -> Inputs {
-            let store = try await database.open()
-            let both: UtteranceWindow
-            do { both = try await store.window(WindowFilter(device: device, model: model, site: site, hardware: hardware), limit: 2 * size) } catch {
-                await store.close()
-                throw fail(error.message, .unavailable)
-            }
-            await store.close()
+            let filter = WindowFilter(device: device, model: model, site: site, hardware: hardware)
+            let both = try await database.using { store throws(CollectorError) in try await store.window(filter, limit: 2 * size) }
             let scope = [device.map { "device \($0)" }, model.map { "model \($0)" }, site.map { "site \($0)" }, hardware.map { "hardware \($0)" }]
                 .compactMap { $0 }.joined(separator: ", ")
             let currentCount = min(size, both.count / 2), referenceCount = both.count - currentCount

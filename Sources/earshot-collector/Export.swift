@@ -45,13 +45,7 @@ extension Collector {
             }
             let writer = CSVWriter(handle: handle, withRecord: !noRecord)
             writer.header()
-            let store = try await database.open()
-            let count: Int
-            do { count = try await store.export(filter) { try writer.write($0) } } catch {
-                await store.close()
-                throw fail(error.message, .unavailable)
-            }
-            await store.close()
+            let count = try await database.using { store throws(CollectorError) in try await store.export(filter) { try writer.write($0) } }
             try writer.finish()
             if out != "-" { FileHandle.standardError.write(Data("earshot-collector: exported \(count) records to \(out)\n".utf8)) }
         }

@@ -93,13 +93,9 @@ public struct DriftDetector: Sendable {
     // MARK: Numeric columns
 
     private func numeric(_ name: String, _ reference: [Double], _ current: [Double], _ generator: inout SplitMix) -> ColumnDrift {
-        var result = ColumnDrift(column: name, type: "numeric", referenceCount: reference.count, currentCount: current.count,
-                                 statistics: [:], pValue: nil, adjustedPValue: nil, effect: "wasserstein_normed", effectValue: 0,
-                                 effectThreshold: policy.minimumNumericEffect, drifted: false, decided: false, reason: "")
-        guard !reference.isEmpty, !current.isEmpty else {
-            result.reason = "no values in the \(reference.isEmpty ? "reference" : "current") window"
-            return result
-        }
+        var result = Self.undecided(name, "numeric", effect: "wasserstein_normed", minimum: policy.minimumNumericEffect,
+                                    reference.count, current.count)
+        guard result.reason.isEmpty else { return result }
         let r = reference.sorted(), c = current.sorted()
         let scale = Self.standardDeviation(r)
         let ks = DriftStatistics.kolmogorovSmirnov(sorted: r, sorted: c)
@@ -114,11 +110,7 @@ public struct DriftDetector: Sendable {
         ]
         result.pValue = ks.pValue
         result.effectValue = normed
-        guard min(r.count, c.count) >= policy.minimumSamples else {
-            result.reason = "too few rows for a decision (\(min(r.count, c.count)) < \(policy.minimumSamples))"
-            return result
-        }
-        result.decided = true
+        guard enough(&result) else { return result }
         // The band: normalised Wasserstein between two no-drift samples of these sizes, both drawn from the reference.
         // Draws come out sorted (multinomial counts over the sorted reference), so no round sorts.
         var counts = [Int32](repeating: 0, count: r.count)
@@ -139,13 +131,9 @@ public struct DriftDetector: Sendable {
     // MARK: Categorical columns
 
     private func categorical(_ name: String, _ reference: [String], _ current: [String], _ generator: inout SplitMix) -> ColumnDrift {
-        var result = ColumnDrift(column: name, type: "categorical", referenceCount: reference.count, currentCount: current.count,
-                                 statistics: [:], pValue: nil, adjustedPValue: nil, effect: "jensenshannon", effectValue: 0,
-                                 effectThreshold: policy.minimumCategoricalEffect, drifted: false, decided: false, reason: "")
-        guard !reference.isEmpty, !current.isEmpty else {
-            result.reason = "no values in the \(reference.isEmpty ? "reference" : "current") window"
-            return result
-        }
+        var result = Self.undecided(name, "categorical", effect: "jensenshannon", minimum: policy.minimumCategoricalEffect,
+                                    reference.count, current.count)
+        guard result.reason.isEmpty else { return result }
         let categories = Array(Set(reference).union(current)).sorted()
         let index = Dictionary(uniqueKeysWithValues: categories.enumerated().map { ($1, $0) })
         func counts(_ values: [String]) -> [Int] {
@@ -162,11 +150,7 @@ public struct DriftDetector: Sendable {
                              "categories": Double(categories.count)]
         result.pValue = chi.pValue
         result.effectValue = js
-        guard min(reference.count, current.count) >= policy.minimumSamples else {
-            result.reason = "too few rows for a decision (\(min(reference.count, current.count)) < \(policy.minimumSamples))"
-            return result
-        }
-        result.decided = true
+        guard enough(&result) else { return result }
         // Draw category indices by the reference's proportions (a cumulative table and a binary search).
         var cumulative: [Int] = []
         var running = 0
@@ -192,6 +176,25 @@ public struct DriftDetector: Sendable {
     }
 
     // MARK: Shared parts
+
+    /// A column's result before any statistic: no decision; the reason says why when a window is empty.
+    static func undecided(_ name: String, _ type: String, effect: String, minimum: Double, _ referenceCount: Int, _ currentCount: Int) -> ColumnDrift {
+        let empty = referenceCount == 0 ? "reference" : currentCount == 0 ? "current" : nil
+        return ColumnDrift(column: name, type: type, referenceCount: referenceCount, currentCount: currentCount, statistics: [:], pValue: nil,
+                           adjustedPValue: nil, effect: effect, effectValue: 0, effectThreshold: minimum, drifted: false, decided: false,
+                           reason: empty.map { "no values in the \($0) window" } ?? "")
+    }
+
+    /// Whether both windows are large enough for a decision; marks the result decided, or says why not.
+    private func enough(_ result: inout ColumnDrift) -> Bool {
+        let smaller = min(result.referenceCount, result.currentCount)
+        guard smaller >= policy.minimumSamples else {
+            result.reason = "too few rows for a decision (\(smaller) < \(policy.minimumSamples))"
+            return false
+        }
+        result.decided = true
+        return true
+    }
 
     /// The (1 − α) quantile of `effect` between two samples of the window sizes, both drawn with replacement from the
     /// reference: how large the effect gets with no drift at all. Large windows are bootstrapped at the size limit and
