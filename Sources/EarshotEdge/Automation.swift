@@ -24,9 +24,24 @@ public struct AutomationPolicy: Sendable, Codable, Equatable {
     public var acceptAt: Double
     /// At or above: worth a person's confirmation.
     public var confirmAt: Double
+    /// True when `acceptAt` is the answering model's own threshold (its manifest's, no `--accept-at`): after a slot
+    /// switch or on a canary, each decision uses the threshold of the model that answered it.
+    public var acceptFromModel = false
 
-    public init(level: AutomationLevel = .partial, acceptAt: Double = 0.9, confirmAt: Double = 0.5) {
-        self.level = level; self.acceptAt = acceptAt; self.confirmAt = confirmAt
+    enum CodingKeys: String, CodingKey { case level, acceptAt, confirmAt }
+
+    public init(level: AutomationLevel = .partial, acceptAt: Double = 0.9, confirmAt: Double = 0.5, acceptFromModel: Bool = false) {
+        self.level = level; self.acceptAt = acceptAt; self.confirmAt = confirmAt; self.acceptFromModel = acceptFromModel
+    }
+
+    /// The policy for a decision answered by a model whose manifest accepts at `threshold`: unchanged when the
+    /// threshold was set by hand; otherwise that threshold, with confirmation never above it.
+    public func answering(withThreshold threshold: Double) -> AutomationPolicy {
+        guard acceptFromModel else { return self }
+        var policy = self
+        policy.acceptAt = threshold
+        policy.confirmAt = min(confirmAt, threshold)
+        return policy
     }
 
     /// The action for a result; `recognised` is false for unknown speech, silence or an empty phrase.

@@ -278,6 +278,7 @@ public final class EdgePipeline: @unchecked Sendable {
             shadowAnswer?.agreesCloud = shadow.text == routed.text || (!shadow.recognised && !routed.recognised)
         }
         let finishedAt = ContinuousClock.now
+        let policy = self.policy.answering(withThreshold: serving.recognizer.manifest.acceptThreshold)
         let automation = policy.decide(confidence: routed.confidence, recognised: routed.recognised)
         var stages = Decision.Stages(queueMs: Self.milliseconds(started - job.closedAt), recognizeMs: Self.milliseconds(recognized - started))
         stages.cloudMs = routed.cloud?.milliseconds ?? 0

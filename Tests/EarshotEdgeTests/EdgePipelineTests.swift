@@ -38,10 +38,10 @@ struct EdgePipelineTests {
         func add(_ d: Decision) { lock.lock(); decisions.append(d); lock.unlock() }
     }
 
-    static func pipeline(queue: Int, wait: Bool, policy: AutomationPolicy = AutomationPolicy(), router: Router = Router(),
+    static func pipeline(queue: Int, wait: Bool, policy: AutomationPolicy = AutomationPolicy(), router: Router = Router(), bundle: String? = nil,
                          then: (@Sendable (Decision) -> Void)? = nil) throws -> (EdgePipeline, Collected) {
         let models = Fixtures.packageRoot + "/Models"
-        let recognizer = try LocalRecognizer(bundle: ModelBundle(directory: models + "/command/command-en"))
+        let recognizer = try LocalRecognizer(bundle: ModelBundle(directory: bundle ?? models + "/command/command-en"))
         let detector = try VoiceActivityDetector(bundle: models + "/vad/earshot-vad-en")
         var configuration = EdgePipeline.Configuration()
         configuration.queueCapacity = queue
@@ -76,6 +76,23 @@ struct EdgePipelineTests {
         let overruns = collected.decisions.map { $0.software?.captureOverruns ?? -1 }
         #expect(overruns.allSatisfy { $0 >= 0 } && overruns.reduce(0, +) > 0 && overruns.reduce(0, +) <= source.reads / 7, "\(overruns)")
         #expect(collected.decisions.allSatisfy { $0.software?.droppedSamples == ($0.software?.captureOverruns ?? 0) * 160 })
+    }
+
+    /// Without `--accept-at`, the threshold is that of the model that answered (its manifest's), not the start model's:
+    /// a bundle demanding 0.9999 accepts nothing a 0.5 policy would have; a threshold set by hand stays.
+    @Test func theAnsweringModelsThresholdDecides() throws {
+        let directory = Fixtures.temporaryDirectory("strict-bundle")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let strict = try Fixtures.commandBundleVariant(at: directory) { $0["accept_threshold"] = 0.9999 }
+        let (audio, _) = try Self.recording(["stop", "seven", "forward", "left"])
+        let (following, fromModel) = try Self.pipeline(queue: 8, wait: true, policy: AutomationPolicy(acceptAt: 0.5, acceptFromModel: true), bundle: strict)
+        try following.run(SampleArraySource(audio))
+        #expect(fromModel.decisions.count == 4 && fromModel.decisions.allSatisfy { $0.accepted == ($0.confidence >= 0.9999) })
+        let (fixed, byHand) = try Self.pipeline(queue: 8, wait: true, policy: AutomationPolicy(acceptAt: 0.5), bundle: strict)
+        try fixed.run(SampleArraySource(audio))
+        #expect(byHand.decisions.contains { $0.accepted && $0.confidence < 0.9999 })
+        let policy = AutomationPolicy(acceptAt: 0.6, confirmAt: 0.5, acceptFromModel: true)
+        #expect(policy.answering(withThreshold: 0.4).confirmAt == 0.4 && policy.answering(withThreshold: 0.8).confirmAt == 0.5)
     }
 
     @Test func decisionsFollowTheSpeechInOrderWithTimesAndStatistics() throws {

@@ -166,7 +166,7 @@ extension Earshot {
                 let detector = try VoiceActivityDetector(bundle: vadDirectory)
                 let acceptAt = s.acceptAt ?? recognizer.manifest.acceptThreshold
                 let policy = AutomationPolicy(level: s.automation.flatMap(AutomationLevel.init(rawValue:)) ?? .partial,
-                                              acceptAt: acceptAt, confirmAt: min(s.confirmAt ?? 0.5, acceptAt))
+                                              acceptAt: acceptAt, confirmAt: min(s.confirmAt ?? 0.5, acceptAt), acceptFromModel: s.acceptAt == nil)
                 var configuration = EdgePipeline.Configuration()
                 configuration.endpointer.onThreshold = detector.manifest.acceptThreshold
                 configuration.endpointer.offThreshold = configuration.endpointer.onThreshold * 0.7
