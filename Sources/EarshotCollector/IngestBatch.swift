@@ -1,4 +1,5 @@
 internal import CZlib
+public import EarshotMonitoring
 public import Foundation
 
 /// The limits the ingest endpoint enforces (docs/SYNC.md): what a device may send in one request.
@@ -174,17 +175,6 @@ extension JSONScanner {
     }
 }
 
-/// What an hour of records a device dropped said, in sums (docs/SYNC.md `rollups`).
-public struct IngestRollup: Sendable, Equatable {
-    public var hour: Int64
-    public var kind: String
-    public var records: Int64
-    public var confidenceSum: Double
-    public var nullResults: Int64
-    public var latencyMsSum: Double
-    public var rmsDBFSSum: Double
-}
-
 /// One upload of docs/SYNC.md, decoded and checked. Every bound is checked before anything is stored; a failure is a
 /// `CollectorError` with the status the contract gives it.
 public struct IngestBatch: Sendable {
@@ -196,7 +186,7 @@ public struct IngestBatch: Sendable {
     public var corrupt: Int64
     public var records: [IngestRecord]
     /// The device's hourly roll-ups of records it had to drop (cumulative totals per hour and kind).
-    public var rollups: [IngestRollup] = []
+    public var rollups: [HourlyRollup] = []
 
     /// Decodes a request body (`gzip` when `encoding` says so).
     public init(body: Data, encoding: String?, limits: IngestLimits) throws(CollectorError) {
@@ -228,7 +218,7 @@ public struct IngestBatch: Sendable {
     }
 
     private struct Parsed {
-        var deviceID = "", epoch: Int64 = 0, dropped: Int64 = 0, corrupt: Int64 = 0, records: [IngestRecord] = [], rollups: [IngestRollup] = []
+        var deviceID = "", epoch: Int64 = 0, dropped: Int64 = 0, corrupt: Int64 = 0, records: [IngestRecord] = [], rollups: [HourlyRollup] = []
     }
 
     /// One pass over the batch: the envelope's fields checked, each record's bytes kept as sent (a resend of the same
@@ -282,7 +272,7 @@ public struct IngestBatch: Sendable {
                             problem = .badRequest("rollups[\(index)] needs hour, kind and records")
                             return
                         }
-                        result.rollups.append(IngestRollup(hour: hour, kind: kind, records: count, confidenceSum: confidence ?? 0,
+                        result.rollups.append(HourlyRollup(hour: hour, kind: kind, records: count, confidenceSum: confidence ?? 0,
                                                            nullResults: nulls ?? 0, latencyMsSum: latency ?? 0, rmsDBFSSum: rms ?? 0))
                     }
                 case "records":

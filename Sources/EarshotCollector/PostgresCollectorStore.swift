@@ -1,3 +1,4 @@
+import EarshotMonitoring
 import Foundation
 import Logging
 import PostgresNIO

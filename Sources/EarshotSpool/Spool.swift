@@ -1,3 +1,4 @@
+public import EarshotMonitoring
 public import Foundation
 import GRDB
 import Glibc
@@ -547,18 +548,6 @@ public final class Spool: @unchecked Sendable {
         guard statvfs(directory, &s) == 0 else { return .max }
         return Int64(s.f_bavail) * Int64(s.f_frsize)
     }
-}
-
-/// What an hour of dropped records said, in sums (divide by `records` for means).
-public struct HourlyRollup: Sendable, Codable, Equatable {
-    /// Hours since the Unix epoch.
-    public var hour: Int64
-    public var kind: String
-    public var records: Int64
-    public var confidenceSum: Double
-    public var nullResults: Int64
-    public var latencyMsSum: Double
-    public var rmsDBFSSum: Double
 }
 
 /// A spool failure, with a message for people.

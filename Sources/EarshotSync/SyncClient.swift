@@ -1,4 +1,5 @@
 internal import CZlib
+import EarshotMonitoring
 public import EarshotSpool
 public import Foundation
 #if canImport(FoundationNetworking)

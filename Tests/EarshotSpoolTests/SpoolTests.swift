@@ -1,3 +1,4 @@
+import EarshotMonitoring
 import EarshotSpool
 import EarshotTestSupport
 import Foundation
