@@ -9,10 +9,10 @@ out=.build-fuzz
 mkdir -p "$out" "$out/ingest-corpus"
 binary="$out/ingest-fuzzer"
 sources=(Sources/EarshotCollector/IngestBatch.swift Sources/EarshotCollector/JSONScanner.swift Sources/EarshotCollector/CollectorError.swift
-         Fuzz/IngestFuzzer/*.swift)
+         Sources/EarshotMonitoring/HourlyRollup.swift Fuzz/IngestFuzzer/*.swift)
 if [ ! -x "$binary" ] || [ -n "$(find "${sources[@]}" -newer "$binary" 2>/dev/null | head -1)" ]; then
   echo "fuzz: building $binary (swiftc -sanitize=fuzzer,address)"
-  swiftc -O -g -parse-as-library -sanitize=fuzzer,address -module-name EarshotIngestFuzz -I Sources/CZlib "${sources[@]}" -lz -o "$binary"
+  swiftc -O -g -parse-as-library -sanitize=fuzzer,address -module-name EarshotIngestFuzz -D EARSHOT_INGEST_FUZZER -I Sources/CZlib "${sources[@]}" -lz -o "$binary"
 fi
 args=("$@")
 [ ${#args[@]} -eq 0 ] && args=(-runs=20000)

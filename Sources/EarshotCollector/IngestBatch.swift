@@ -1,5 +1,7 @@
 internal import CZlib
+#if !EARSHOT_INGEST_FUZZER      // Fuzz/run-ingest.sh compiles this file with HourlyRollup.swift as one module
 public import EarshotMonitoring
+#endif
 public import Foundation
 
 /// The limits the ingest endpoint enforces (docs/SYNC.md): what a device may send in one request.
