@@ -57,7 +57,7 @@ let package = Package(
                                                      .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
         .target(name: "EarshotSpool", dependencies: ["EarshotMonitoring", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
-        .target(name: "EarshotSync", dependencies: ["EarshotSpool", "EarshotMonitoring", "CZlib"], swiftSettings: swiftSettings),
+        .target(name: "EarshotSync", dependencies: ["EarshotSpool", "EarshotMonitoring", "EarshotEdge", "EarshotBundles", "CZlib"], swiftSettings: swiftSettings),
         .target(name: "EarshotCollector", dependencies: ["EarshotMonitoring", "CZlib",
                                                         .product(name: "Hummingbird", package: "hummingbird"),
                                                         .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -83,7 +83,8 @@ let package = Package(
 
         .executableTarget(
             name: "earshot-collector",
-            dependencies: ["EarshotCollector", "EarshotMonitoring", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["EarshotCollector", "EarshotMonitoring", "EarshotBundles", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
 
@@ -106,7 +107,7 @@ let package = Package(
         .testTarget(name: "EarshotSpoolTests", dependencies: ["EarshotSpool", "EarshotMonitoring", "EarshotTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "EarshotSyncTests", dependencies: ["EarshotSync", "EarshotSpool", "EarshotTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "EarshotCollectorTests", dependencies: ["EarshotCollector", "EarshotMonitoring", "EarshotSync", "EarshotSpool",
-                                                                  "EarshotTestSupport", "earshot-collector", "earshot"],
+                                                                  "EarshotTestSupport", "EarshotBundles", "EarshotEdge", "earshot-collector", "earshot"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "EarshotConfigTests", dependencies: ["EarshotConfig"], swiftSettings: swiftSettings),
         .testTarget(name: "EarshotMonitoringTests", dependencies: ["EarshotMonitoring"], resources: [.copy("Vectors")],

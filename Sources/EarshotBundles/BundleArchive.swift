@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// A bundle shipped as one file: a POSIX tar (ustar or GNU) holding `manifest.json`, `model.tflite` and optionally
 /// `manifest.sig`, at the top or in one folder. The archive is untrusted bytes: every header and size is checked,
@@ -16,6 +16,35 @@ public enum BundleArchive {
         defer { try? handle.close() }
         let header = (try? handle.read(upToCount: 512)) ?? Data()
         return header.count == 512 && (header[257..<262] == Data("ustar".utf8))
+    }
+
+    /// The bundle files of `directory` as one ustar archive, byte for byte reproducible (fixed order, mode, owner and
+    /// time), so the same bundle always has the same archive hash. The directory must verify first; this only packs.
+    public static func pack(directory: String) throws(RecognizerError) -> Data {
+        var archive = Data()
+        for file in ["manifest.json", "model.tflite", ModelBundle.signatureFile] {
+            guard let bytes = FileManager.default.contents(atPath: directory + "/" + file) else {
+                if file == ModelBundle.signatureFile { continue }
+                throw RecognizerError(.bundle, "\(directory)/\(file) cannot be read.")
+            }
+            var header = Data(count: 512)
+            func put(_ text: String, _ at: Int) { for (k, b) in text.utf8.enumerated() { header[at + k] = b } }
+            put(file, 0)
+            put("0000644", 100); put("0000000", 108); put("0000000", 116)
+            put(String(format: "%011o", bytes.count), 124)
+            put("00000000000", 136)
+            put("        ", 148)                                   // the checksum is summed with spaces in its place
+            put("0", 156)
+            put("ustar", 257); put("00", 263)
+            let sum = header.reduce(0) { $0 + Int($1) }
+            put(String(format: "%06o", sum), 148)
+            header[154] = 0; header[155] = UInt8(ascii: " ")
+            archive.append(header)
+            archive.append(bytes)
+            archive.append(Data(count: (512 - bytes.count % 512) % 512))
+        }
+        archive.append(Data(count: 1_024))                         // two zero blocks end the archive
+        return archive
     }
 
     /// Unpacks the bundle files of the archive at `path` into `directory` (created); returns `directory`.

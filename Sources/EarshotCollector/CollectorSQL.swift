@@ -1,9 +1,23 @@
+public import Foundation
+
+/// A value in plain SQL both engines run alike (NULL is the optional's nil).
+public enum SQLValue: Sendable, Equatable {
+    case text(String), real(Double), integer(Int64), bytes(Data)
+
+    public var text: String? { if case .text(let v) = self { v } else { nil } }
+    public var real: Double? {
+        switch self { case .real(let v): v; case .integer(let v): Double(v); default: nil }
+    }
+    public var integer: Int64? {
+        switch self { case .integer(let v): v; case .real(let v): Int64(exactly: v); default: nil }
+    }
+    public var bytes: Data? { if case .bytes(let v) = self { v } else { nil } }
+}
+
 /// The parts of ingest and querying both engines share: the acknowledgement arithmetic, the resend check and the
 /// query texts (placeholders are the only difference).
 enum CollectorSQL {
-    enum Value: Sendable {
-        case text(String), real(Double), integer(Int64)
-    }
+    typealias Value = SQLValue
 
     /// The categorical columns a window carries.
     static let categoricalColumns = ["model", "label", "source", "accepted", "null_result", "cloud_agrees", "shadow_agrees", "quick_repeat"]
@@ -29,7 +43,7 @@ enum CollectorSQL {
         SELECT d.name, d.device_id, d.site, d.hardware, d.created_at, d.revoked_at, CAST(COALESCE(SUM(s.stored), 0) AS BIGINT),
             CAST(COALESCE(SUM(s.duplicates), 0) AS BIGINT), CAST(COALESCE(SUM(s.skipped), 0) AS BIGINT),
             CAST(COALESCE(MAX(s.dropped), 0) AS BIGINT), CAST(COALESCE(MAX(s.corrupt), 0) AS BIGINT), MAX(s.last_seen),
-            CAST(COALESCE((SELECT SUM(r.records) FROM rollups r WHERE r.device_id = d.device_id), 0) AS BIGINT)
+            CAST(COALESCE((SELECT SUM(r.records) FROM rollups r WHERE r.device_id = d.device_id), 0) AS BIGINT), d.fleet_group
         FROM devices d LEFT JOIN streams s ON s.device_id = d.device_id GROUP BY d.name ORDER BY d.name
         """
 
@@ -78,6 +92,10 @@ enum CollectorSQL {
             conditions.append("device_id IN (SELECT device_id FROM devices WHERE hardware = \(bind(.text(hardware))))")
         }
         if let model = filter.model { conditions.append("model = \(bind(.text(model)))") }
+        if let devices = filter.devices {
+            let names = devices.isEmpty ? "NULL" : devices.map { bind(.text($0)) }.joined(separator: ", ")
+            conditions.append("device_id IN (SELECT device_id FROM devices WHERE name IN (\(names)))")
+        }
         if let since = filter.since { conditions.append("wall >= \(bind(.real(since)))") }
         if let until = filter.until { conditions.append("wall < \(bind(.real(until)))") }
         let columns = UtteranceRow.numericColumns + ["model", "label", "source"] + windowFlags + ["wall"]

@@ -59,6 +59,34 @@ enum CollectorSchema {
             // quick repeats.
             (5, ["vad_segments", "cpu_ms", "rss_mb", "queue_depth", "capture_overruns", "dropped_samples", "rtf"].map { "ALTER TABLE records ADD COLUMN \($0) \(real)" }
                 + ["ALTER TABLE records ADD COLUMN quick_repeat \(flag)"]),
+            // Fleet model rollout: device groups, the model registry (bundles as archives, so every collector of a pool
+            // serves them), rollout plans (JSON, with a revision for optimistic updates), their log, and what devices report.
+            (6, [
+                "ALTER TABLE devices ADD COLUMN fleet_group TEXT",
+                """
+                CREATE TABLE models (id TEXT PRIMARY KEY, name TEXT NOT NULL, version TEXT NOT NULL, kind TEXT NOT NULL,
+                    model_sha256 TEXT NOT NULL, archive_sha256 TEXT NOT NULL, archive_bytes \(integer) NOT NULL, signed \(flag) NOT NULL,
+                    baseline TEXT, pushed_at \(real) NOT NULL, archive \(dialect == .sqlite ? "BLOB" : "BYTEA") NOT NULL)
+                """,
+                """
+                CREATE TABLE rollouts (id TEXT PRIMARY KEY, model TEXT NOT NULL, grp TEXT NOT NULL, state TEXT NOT NULL,
+                    revision \(integer) NOT NULL, plan TEXT NOT NULL, updated_at \(real) NOT NULL)
+                """,
+                """
+                CREATE TABLE rollout_log (id \(dialect == .sqlite ? "INTEGER PRIMARY KEY AUTOINCREMENT" : "BIGSERIAL PRIMARY KEY"),
+                    rollout TEXT NOT NULL, step INTEGER NOT NULL, action TEXT NOT NULL, reason TEXT NOT NULL, evidence TEXT NOT NULL,
+                    at \(real) NOT NULL)
+                """,
+                "CREATE INDEX rollout_log_by_rollout ON rollout_log (rollout, id)",
+                """
+                CREATE TABLE device_reports (device TEXT PRIMARY KEY, rollout TEXT, step INTEGER, active TEXT, candidate TEXT, mode TEXT,
+                    share \(real), reported_at \(real) NOT NULL)
+                """,
+                """
+                CREATE TABLE device_events (device TEXT NOT NULL, time \(real) NOT NULL, event TEXT NOT NULL, bundle TEXT NOT NULL,
+                    reason TEXT, rollout TEXT, PRIMARY KEY (device, time, event, bundle))
+                """,
+            ]),
         ]
     }
 }

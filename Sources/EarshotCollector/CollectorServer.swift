@@ -38,6 +38,8 @@ public final class CollectorServer: Sendable {
         metrics.declare("earshot_collector_records_duplicate_total", .counter, help: "Records sent again and not stored twice.")
         metrics.declare("earshot_collector_ingest_seconds", .histogram, help: "Time to check and store one batch.")
         metrics.declare("earshot_collector_page_seconds", .histogram, help: "Time to render one dashboard page.")
+        metrics.declare("earshot_collector_rollout_polls_total", .counter, help: "Device rollout polls by the action assigned.")
+        metrics.declare("earshot_collector_bundle_bytes_total", .counter, help: "Bundle bytes served in ranges (resumed downloads).")
         metrics.collectProcessMetrics()
     }
 
@@ -67,7 +69,8 @@ public final class CollectorServer: Sendable {
         return answer
     }
 
-    private func storing(authorization: String?, encoding: String?, body: Data) async throws(CollectorError) -> IngestResult {
+    /// The device a bearer token belongs to; 401 when it is missing, unknown or revoked.
+    private func authenticate(_ authorization: String?) async throws(CollectorError) -> DeviceEntry {
         guard let authorization, authorization.hasPrefix("Bearer "), authorization.count > 7 else {
             throw .unauthorized("missing bearer token: send Authorization: Bearer <device token> (earshot-collector devices add)")
         }
@@ -78,11 +81,72 @@ public final class CollectorServer: Sendable {
         if let revoked = device.revokedAt {
             throw .unauthorized("device \(device.name) was revoked at \(Date(timeIntervalSince1970: revoked)); its uploads are refused")
         }
+        return device
+    }
+
+    private func storing(authorization: String?, encoding: String?, body: Data) async throws(CollectorError) -> IngestResult {
+        let device = try await authenticate(authorization)
         let batch = try IngestBatch(body: body, encoding: encoding, limits: configuration.limits)
         if let bound = device.deviceID, bound != batch.deviceID {
             throw .forbidden("this token belongs to device \(device.name) (id \(bound)), not to device id \(batch.deviceID)")
         }
         return try await store.ingest(batch, device: device, receivedAt: Date().timeIntervalSince1970)
+    }
+
+    /// Answers a device's rollout poll (`POST /v1/rollout`): stores its report (slots, the events since its last
+    /// report, such as rollbacks it made on its own while offline) and returns its assignment.
+    public func rolloutPoll(authorization: String?, body: Data) async -> Answer {
+        do throws(CollectorError) {
+            let device = try await authenticate(authorization)
+            guard body.count <= 1_048_576 else { throw .tooLarge("a rollout report is at most 1 MiB") }
+            let report: DeviceRolloutReport
+            do { report = try JSONDecoder().decode(DeviceRolloutReport.self, from: body) } catch {
+                throw .badRequest("the rollout report is not valid JSON of the expected shape: \(error)")
+            }
+            if let bound = device.deviceID, bound != report.deviceID {
+                throw .forbidden("this token belongs to device \(device.name) (id \(bound)), not to device id \(report.deviceID)")
+            }
+            try await store.saveReport(device: device.name, report, at: Date().timeIntervalSince1970)
+            let assignment = try await RolloutController(store: store).assignment(for: device)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            metrics.increment("earshot_collector_rollout_polls_total", ["action": assignment.action.rawValue])
+            return Answer(status: 200, body: (try? encoder.encode(assignment)) ?? Data())
+        } catch {
+            return Self.error(error)
+        }
+    }
+
+    /// A registered bundle's archive for a device (`GET /v1/models/ID/bundle`), whole or from a byte offset
+    /// (`Range: bytes=N-` or `bytes=N-M`, answered 206) so an interrupted download resumes.
+    public func bundle(authorization: String?, id: String, range: String?) async -> (Answer, [String: String]) {
+        do throws(CollectorError) {
+            _ = try await authenticate(authorization)
+            guard let model = try await store.registeredModel(id), let archive = try await store.modelArchive(id) else {
+                throw CollectorError(404, "no model \(id) in the registry")
+            }
+            var headers = ["ETag": "\"\(model.archiveSha256)\"", "Accept-Ranges": "bytes", "Content-Type": "application/x-tar"]
+            guard let range else { return (Answer(status: 200, body: archive), headers) }
+            guard let (start, end) = Self.byteRange(range, size: archive.count) else {
+                headers["Content-Range"] = "bytes */\(archive.count)"
+                return (Answer(status: 416, body: Data("{\"error\":\"the range \(range.prefix(60)) is not within the \(archive.count)-byte archive\"}".utf8)), headers)
+            }
+            headers["Content-Range"] = "bytes \(start)-\(end)/\(archive.count)"
+            metrics.increment("earshot_collector_bundle_bytes_total", by: Double(end - start + 1))
+            return (Answer(status: 206, body: archive.subdata(in: start..<(end + 1))), headers)
+        } catch {
+            return (Self.error(error), [:])
+        }
+    }
+
+    /// One `bytes=` range (a start, optionally an end; no suffix ranges or lists) within `size`, inclusive.
+    static func byteRange(_ header: String, size: Int) -> (Int, Int)? {
+        guard header.hasPrefix("bytes=") else { return nil }
+        let parts = header.dropFirst(6).split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
+        guard parts.count == 2, let start = Int(parts[0]), start >= 0, start < size else { return nil }
+        if parts[1].isEmpty { return (start, size - 1) }
+        guard let end = Int(parts[1]), end >= start else { return nil }
+        return (start, min(end, size - 1))
     }
 
     static func error(_ error: CollectorError) -> Answer {
@@ -106,6 +170,29 @@ public final class CollectorServer: Sendable {
             let answer = await self.ingest(authorization: request.headers[.authorization], encoding: request.headers[.contentEncoding],
                                            body: Data(buffer.readableBytesView))
             return Self.response(answer)
+        }
+        router.post("/v1/rollout") { request, _ -> Response in
+            var request = request
+            let buffer: ByteBuffer
+            do { buffer = try await request.collectBody(upTo: 1_048_576) } catch {
+                return Self.response(Self.error(.tooLarge("a rollout report is at most 1 MiB")))
+            }
+            return Self.response(await self.rolloutPoll(authorization: request.headers[.authorization], body: Data(buffer.readableBytesView)))
+        }
+        router.get("/v1/models/:model/bundle") { request, context -> Response in
+            let (answer, extra) = await self.bundle(authorization: request.headers[.authorization], id: context.parameters.get("model") ?? "",
+                                                    range: request.headers[.range])
+            var response = Self.response(answer)
+            for (name, value) in extra {
+                switch name {
+                case "ETag": response.headers[.eTag] = value
+                case "Accept-Ranges": response.headers[.acceptRanges] = value
+                case "Content-Type": response.headers[.contentType] = value
+                case "Content-Range": response.headers[.contentRange] = value
+                default: break
+                }
+            }
+            return response
         }
         var dashboard = Dashboard(store: store)
         dashboard.window = configuration.dashboardWindow

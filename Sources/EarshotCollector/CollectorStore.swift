@@ -56,18 +56,21 @@ public struct DeviceEntry: Sendable, Equatable, Codable {
     public var lastSeen: Double?
     /// Records the device dropped whose hourly roll-ups reached the collector.
     public var rolledUp: Int64 = 0
+    /// The rollout group the device belongs to (`devices add --group`, `devices group`).
+    public var group: String?
 
     public init(name: String, deviceID: String?, site: String?, hardware: String?, createdAt: Double, revokedAt: Double? = nil,
                 records: Int64 = 0, duplicates: Int64 = 0, skipped: Int64 = 0, dropped: Int64 = 0, corrupt: Int64 = 0, lastSeen: Double? = nil,
-                rolledUp: Int64 = 0) {
+                rolledUp: Int64 = 0, group: String? = nil) {
         self.rolledUp = rolledUp
+        self.group = group
         self.name = name; self.deviceID = deviceID; self.site = site; self.hardware = hardware; self.createdAt = createdAt
         self.revokedAt = revokedAt; self.records = records; self.duplicates = duplicates; self.skipped = skipped
         self.dropped = dropped; self.corrupt = corrupt; self.lastSeen = lastSeen
     }
 
     enum CodingKeys: String, CodingKey {
-        case name, site, hardware, records, duplicates, skipped, dropped, corrupt
+        case name, site, hardware, records, duplicates, skipped, dropped, corrupt, group
         case deviceID = "device_id", createdAt = "created_at", revokedAt = "revoked_at", lastSeen = "last_seen", rolledUp = "rolled_up"
     }
 
@@ -87,6 +90,7 @@ public struct DeviceEntry: Sendable, Equatable, Codable {
         try c.encode(corrupt, forKey: .corrupt)
         try c.encode(lastSeen, forKey: .lastSeen)
         try c.encode(rolledUp, forKey: .rolledUp)
+        try c.encode(group, forKey: .group)
     }
 }
 
@@ -150,6 +154,8 @@ public struct WindowFilter: Sendable, Equatable {
     public var model: String?
     public var site: String?
     public var hardware: String?
+    /// Only these devices (by name); nil: any.
+    public var devices: [String]?
     public var since: Double?
     /// Only decisions before this time (seconds since 1970).
     public var until: Double?
@@ -217,6 +223,9 @@ public protocol CollectorStore: Sendable {
     func holds() async throws(CollectorError) -> [ModelHold]
     /// Streams matching records, oldest first, to `row` (never all in memory); returns how many.
     func export(_ filter: ExportFilter, row: @escaping @Sendable (ExportRow) throws -> Void) async throws(CollectorError) -> Int
+    /// Plain SQL both engines run alike, in a write transaction of its own: `?` placeholders, rows out (NULL as nil).
+    /// The registry, rollouts and device reports (small tables, `RolloutStore.swift`) are written once over it.
+    func plain(_ sql: String, _ values: [SQLValue?]) async throws(CollectorError) -> [[SQLValue?]]
     func close() async
 }
 

@@ -120,7 +120,7 @@ final class PostgresCollectorStore: CollectorStore {
                                           records: try cells[6].decode(Int64.self), duplicates: try cells[7].decode(Int64.self),
                                           skipped: try cells[8].decode(Int64.self), dropped: try cells[9].decode(Int64.self),
                                           corrupt: try cells[10].decode(Int64.self), lastSeen: try cells[11].decode(Double?.self),
-                                          rolledUp: try cells[12].decode(Int64.self)))
+                                          rolledUp: try cells[12].decode(Int64.self), group: try cells[13].decode(String?.self)))
             } catch { throw failure(error) }
         }
         return result
@@ -132,11 +132,11 @@ final class PostgresCollectorStore: CollectorStore {
     }
 
     func device(tokenHash: String) async throws(CollectorError) -> DeviceEntry? {
-        guard let row = try await rows("SELECT name, device_id, site, hardware, created_at, revoked_at FROM devices WHERE token_sha256 = \(tokenHash)").first
+        guard let row = try await rows("SELECT name, device_id, site, hardware, created_at, revoked_at, fleet_group FROM devices WHERE token_sha256 = \(tokenHash)").first
         else { return nil }
         do {
-            let (name, id, site, hardware, created, revoked) = try row.decode((String, String?, String?, String?, Double, Double?).self)
-            return DeviceEntry(name: name, deviceID: id, site: site, hardware: hardware, createdAt: created, revokedAt: revoked)
+            let (name, id, site, hardware, created, revoked, group) = try row.decode((String, String?, String?, String?, Double, Double?, String?).self)
+            return DeviceEntry(name: name, deviceID: id, site: site, hardware: hardware, createdAt: created, revokedAt: revoked, group: group)
         } catch { throw failure(error) }
     }
 
@@ -201,6 +201,7 @@ final class PostgresCollectorStore: CollectorStore {
             case .text(let v): binds.append(v)
             case .real(let v): binds.append(v)
             case .integer(let v): binds.append(v)
+            case .bytes(let v): binds.append(ByteBuffer(bytes: v))
             }
         }
         return binds
@@ -333,6 +334,40 @@ final class PostgresCollectorStore: CollectorStore {
             }
         } catch { throw failure(error) }
         return count
+    }
+
+    func plain(_ sql: String, _ values: [SQLValue?]) async throws(CollectorError) -> [[SQLValue?]] {
+        // `?` placeholders become $1, $2, … (the plain statements have no `?` inside literals).
+        var text = "", index = 0
+        for character in sql {
+            if character == "?" { index += 1; text += "$\(index)" } else { text.append(character) }
+        }
+        var binds = PostgresBindings(capacity: values.count)
+        for value in values {
+            switch value {
+            case nil: binds.appendNull()
+            case .text(let v)?: binds.append(v)
+            case .real(let v)?: binds.append(v)
+            case .integer(let v)?: binds.append(v)
+            case .bytes(let v)?: binds.append(ByteBuffer(bytes: v))
+            }
+        }
+        let rows = try await rows(PostgresQuery(unsafeSQL: text, binds: binds))
+        do {
+            return try rows.map { row in
+                try row.map { cell -> SQLValue? in
+                    guard cell.bytes != nil else { return nil }
+                    switch cell.dataType {
+                    case .int2, .int4, .int8: return .integer(try cell.decode(Int64.self))
+                    case .float4, .float8, .numeric: return .real(try cell.decode(Double.self))
+                    case .bytea: return .bytes(Data(try cell.decode(ByteBuffer.self).readableBytesView))
+                    default: return .text(try cell.decode(String.self))
+                    }
+                }
+            }
+        } catch {
+            throw .storage("PostgreSQL at \(name) returned a value of an unexpected type: \(Self.describe(error))")
+        }
     }
 
     func close() async { runner.cancel() }

@@ -76,7 +76,7 @@ final class SQLiteCollectorStore: CollectorStore {
         try await read { db in
             try Row.fetchAll(db, sql: CollectorSQL.deviceList).map { row in
                 DeviceEntry(name: row[0], deviceID: row[1], site: row[2], hardware: row[3], createdAt: row[4], revokedAt: row[5], records: row[6],
-                            duplicates: row[7], skipped: row[8], dropped: row[9], corrupt: row[10], lastSeen: row[11], rolledUp: row[12])
+                            duplicates: row[7], skipped: row[8], dropped: row[9], corrupt: row[10], lastSeen: row[11], rolledUp: row[12], group: row[13])
             }
         }
     }
@@ -90,9 +90,9 @@ final class SQLiteCollectorStore: CollectorStore {
 
     func device(tokenHash: String) async throws(CollectorError) -> DeviceEntry? {
         try await read { db in
-            try Row.fetchOne(db, sql: "SELECT name, device_id, site, hardware, created_at, revoked_at FROM devices WHERE token_sha256 = ?",
+            try Row.fetchOne(db, sql: "SELECT name, device_id, site, hardware, created_at, revoked_at, fleet_group FROM devices WHERE token_sha256 = ?",
                              arguments: [tokenHash]).map { row in
-                DeviceEntry(name: row[0], deviceID: row[1], site: row[2], hardware: row[3], createdAt: row[4], revokedAt: row[5])
+                DeviceEntry(name: row[0], deviceID: row[1], site: row[2], hardware: row[3], createdAt: row[4], revokedAt: row[5], group: row[6])
             }
         }
     }
@@ -229,6 +229,23 @@ final class SQLiteCollectorStore: CollectorStore {
         }
     }
 
+    func plain(_ sql: String, _ values: [SQLValue?]) async throws(CollectorError) -> [[SQLValue?]] {
+        let arguments = StatementArguments(values.map { $0?.databaseValue ?? .null })
+        return try await write { db in
+            try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
+                row.databaseValues.map { value -> SQLValue? in
+                    switch value.storage {
+                    case .null: nil
+                    case .int64(let v): .integer(v)
+                    case .double(let v): .real(v)
+                    case .string(let v): .text(v)
+                    case .blob(let v): .bytes(v)
+                    }
+                }
+            }
+        }
+    }
+
     func close() async { try? pool.close() }
 }
 
@@ -238,6 +255,7 @@ extension CollectorSQL.Value {
         case .text(let v): v.databaseValue
         case .real(let v): v.databaseValue
         case .integer(let v): v.databaseValue
+        case .bytes(let v): v.databaseValue
         }
     }
 }

@@ -15,7 +15,7 @@ struct Collector: AsyncParsableCommand {
         65 corrupt input, 66 input missing, 69 database unavailable, 70 internal error.
         """,
         version: "0.1.0",
-        subcommands: [Serve.self, Migrate.self, Devices.self, Drift.self, Alarms.self, Export.self]
+        subcommands: [Serve.self, Migrate.self, Devices.self, Models.self, Rollout.self, Drift.self, Alarms.self, Export.self]
     )
 }
 

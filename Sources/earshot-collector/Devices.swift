@@ -6,7 +6,29 @@ extension Collector {
     /// `earshot-collector devices add|list|revoke`: the devices allowed to upload.
     struct Devices: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Manage device tokens.", subcommands: [Add.self, List.self, Revoke.self])
+            abstract: "Manage device tokens.", subcommands: [Add.self, List.self, Revoke.self, Group.self])
+
+        struct Group: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Put devices in a rollout group (or take them out with --none).")
+            @Argument(help: "The group (letters, digits, '-', '_', '.').") var group: String?
+            @Option(name: .customLong("device"), help: "A device's name (repeat for several).") var devices: [String] = []
+            @Flag(help: "Take the devices out of any group.") var none = false
+            @OptionGroup var database: DatabaseOptions
+
+            func validate() throws {
+                guard !devices.isEmpty else { throw ValidationError("name at least one --device.") }
+                guard none != (group != nil) else { throw ValidationError("give a group, or --none.") }
+            }
+
+            func run() async throws {
+                let missing = try await database.using { store throws(CollectorError) in
+                    var missing: [String] = []
+                    for name in devices where !(try await store.setGroup(device: name, group: none ? nil : group)) { missing.append(name) }
+                    return missing
+                }
+                guard missing.isEmpty else { throw fail("no device is named \(missing.joined(separator: ", "))", .usage) }
+            }
+        }
 
         struct Add: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
@@ -16,11 +38,14 @@ extension Collector {
             @Option(help: "The device's spool id, if known (otherwise bound on its first upload).") var deviceId: String?
             @Option(help: "A site tag, for cohorts.") var site: String?
             @Option(help: "A hardware tag, for cohorts.") var hardware: String?
+            @Option(help: "The rollout group it belongs to (earshot-collector rollout start --group).") var group: String?
 
             func run() async throws {
                 let token = DeviceToken.generate()
                 _ = try await database.using(status: { $0.status == 409 || $0.status == 2 ? .usage : .unavailable }) { store throws(CollectorError) in
-                    try await store.addDevice(name: name, tokenHash: DeviceToken.hash(token), deviceID: deviceId, site: site, hardware: hardware)
+                    let entry = try await store.addDevice(name: name, tokenHash: DeviceToken.hash(token), deviceID: deviceId, site: site, hardware: hardware)
+                    if let group { _ = try await store.setGroup(device: name, group: group) }
+                    return entry
                 }
                 print("device \(name) added; its token (store it on the device as EARSHOT_TOKEN; it is not shown again):")
                 print(token)

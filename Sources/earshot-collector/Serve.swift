@@ -16,11 +16,13 @@ extension Collector {
         @Option(help: "A YAML config with an `alarms:` section: its rules are evaluated every interval while serving.") var config: String?
         @Option(help: "Require this token for the dashboard (Authorization: Bearer, or ?token=); default $EARSHOT_DASHBOARD_TOKEN.") var dashboardToken: String?
         @Option(help: "Rows per drift window on the dashboard.") var dashboardWindow = 200
+        @Option(help: "Run the rollout quality gate every this many seconds (0: never; give it to one collector of a pool).") var rolloutCheck = 60.0
         @Option(help: ArgumentHelp("A PEM certificate chain: serve HTTPS (needs --tls-key).", valueName: "file")) var tlsCert: String?
         @Option(help: ArgumentHelp("The PEM private key for --tls-cert.", valueName: "file")) var tlsKey: String?
 
         func validate() throws {
             guard (0...65_535).contains(port) else { throw ValidationError("--port must be 0–65535.") }
+            guard rolloutCheck >= 0 else { throw ValidationError("--rollout-check must be 0 or more seconds.") }
             guard maxBodyMb > 0, maxRecords > 0 else { throw ValidationError("--max-body-mb and --max-records must be positive.") }
         }
 
@@ -60,6 +62,20 @@ extension Collector {
                 }
             }
             defer { evaluator?.cancel() }
+            let gate = rolloutCheck > 0 ? Task {
+                let controller = RolloutController(store: store)
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(rolloutCheck))
+                    do {
+                        for (plan, verdict) in try await controller.evaluate() where verdict.outcome != .wait {
+                            FileHandle.standardError.write(Data("earshot-collector: rollout \(plan.id) \(verdict.outcome.rawValue) → \(plan.state.rawValue), step \(plan.step + 1)/\(plan.steps.count): \(verdict.reason)\n".utf8))
+                        }
+                    } catch {
+                        FileHandle.standardError.write(Data("earshot-collector: rollout evaluation failed: \(error)\n".utf8))
+                    }
+                }
+            } : nil
+            defer { gate?.cancel() }
             do {
                 try await server.run { bound in
                     FileHandle.standardError.write(Data("earshot-collector: listening on \(scheme)://\(host):\(bound) (\(location))\n".utf8))

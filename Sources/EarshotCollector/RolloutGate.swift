@@ -1,0 +1,161 @@
+public import EarshotMonitoring
+import Foundation
+
+/// The quality gate of a rollout step: the candidate's decisions on the step's devices against the baseline model's
+/// decisions in the same group, with the drift engine's tests (Holm-corrected significance and a bootstrap effect band)
+/// deciding what "worse" means, a minimum sample size before any promotion, and the devices' own rollbacks as vetoes.
+public enum RolloutGate {
+    public enum Outcome: String, Sendable, Codable {
+        /// The step passed: go to the next one (or complete).
+        case promote
+        /// Not enough time or evidence yet.
+        case wait
+        /// Inconclusive: a human decides.
+        case hold
+        /// The candidate is worse: take it off every device.
+        case rollback
+    }
+
+    /// One compared metric: the candidate's and the baseline's value (a mean or a rate), the test, and whether it is
+    /// worse in the direction that matters.
+    public struct Metric: Sendable, Equatable, Codable {
+        public var name: String
+        public var candidate: Double?
+        public var baseline: Double?
+        public var candidateCount: Int
+        public var baselineCount: Int
+        public var pValue: Double?
+        public var effect: Double?
+        public var effectThreshold: Double?
+        public var significant: Bool
+        public var worse: Bool
+        public var note: String
+
+        enum CodingKeys: String, CodingKey {
+            case name, candidate, baseline, significant, worse, note, effect
+            case candidateCount = "candidate_count", baselineCount = "baseline_count", pValue = "p_value", effectThreshold = "effect_threshold"
+        }
+    }
+
+    public struct Verdict: Sendable, Equatable, Codable {
+        public var outcome: Outcome
+        public var reason: String
+        public var candidateDecisions: Int
+        public var baselineDecisions: Int
+        public var metrics: [Metric]
+        public var localRollbacks: [String]
+        public var refusals: [String]
+
+        enum CodingKeys: String, CodingKey {
+            case outcome, reason, metrics, refusals
+            case candidateDecisions = "candidate_decisions", baselineDecisions = "baseline_decisions", localRollbacks = "local_rollbacks"
+        }
+    }
+
+    /// Metrics where a larger value is worse, and where a smaller one is; each is a decision column.
+    static let higherIsWorse = ["latency_ms", "null_result", "quick_repeat"]
+    static let lowerIsWorse = ["confidence", "cloud_agrees"]
+
+    /// Judges the current step. `candidate`: decisions the candidate answered on the step's devices since the step began
+    /// (in a shadow step, the active model's decisions there, which carry the shadow's agreement); `baseline`: decisions
+    /// the baseline model answered in the group; `localRollbacks` and `refusals`: device reports for this rollout.
+    public static func evaluate(_ plan: RolloutPlan, candidate: UtteranceWindow, baseline: UtteranceWindow, localRollbacks: [String],
+                                refusals: [String], now: Double, policy: DriftPolicy = DriftPolicy()) -> Verdict {
+        var verdict = Verdict(outcome: .wait, reason: "", candidateDecisions: candidate.count, baselineDecisions: baseline.count,
+                              metrics: [], localRollbacks: localRollbacks, refusals: refusals)
+        let step = plan.currentStep
+        let elapsed = now - plan.stepStartedAt
+        // Agreement with the active model on the same utterances: the accuracy estimate without labels.
+        let agreement = rate(candidate.categorical["shadow_agrees"] ?? [])
+        verdict.metrics.append(Metric(name: "agreement_with_active", candidate: agreement.rate, baseline: nil, candidateCount: agreement.count,
+                                      baselineCount: 0, pValue: nil, effect: nil, effectThreshold: plan.minimumAgreement, significant: false,
+                                      worse: agreement.count >= plan.minimumSamples && (agreement.rate ?? 1) < plan.minimumAgreement,
+                                      note: "share of utterances on which candidate and active model agree"))
+        if step.mode == .canary {
+            var policy = policy
+            policy.minimumSamples = min(policy.minimumSamples, plan.minimumSamples)
+            let names = ["confidence", "latency_ms", "null_result", "cloud_agrees", "quick_repeat"]
+            var reference: [(String, DriftColumn)] = [], current: [String: DriftColumn] = [:]
+            for name in names {
+                if let r = baseline.numeric[name], let c = candidate.numeric[name] {
+                    reference.append((name, .numeric(r))); current[name] = .numeric(c)
+                } else if let r = baseline.categorical[name]?.filter({ !$0.isEmpty }), let c = candidate.categorical[name]?.filter({ !$0.isEmpty }) {
+                    reference.append((name, .categorical(r))); current[name] = .categorical(c)
+                }
+            }
+            for column in DriftDetector(policy: policy).compare(reference: reference, current: current) {
+                let (c, b) = summary(column.column, candidate, baseline)
+                let direction: Bool
+                if higherIsWorse.contains(column.column) { direction = (c ?? 0) > (b ?? 0) } else { direction = (c ?? 0) < (b ?? 0) }
+                verdict.metrics.append(Metric(name: column.column, candidate: c, baseline: b, candidateCount: column.currentCount,
+                                              baselineCount: column.referenceCount, pValue: column.adjustedPValue, effect: column.effectValue,
+                                              effectThreshold: column.effectThreshold, significant: column.drifted, worse: column.drifted && direction,
+                                              note: column.reason))
+            }
+        }
+        let evidence = step.mode == .canary ? candidate.count : agreement.count
+        if !localRollbacks.isEmpty {
+            verdict.outcome = .rollback
+            verdict.reason = "\(localRollbacks.count) device(s) rolled the candidate back on their own: \(localRollbacks.prefix(3).joined(separator: "; "))"
+            return verdict
+        }
+        let worse = verdict.metrics.filter(\.worse)
+        if !worse.isEmpty {
+            verdict.outcome = .rollback
+            verdict.reason = "worse than the baseline: " + worse.map { m in
+                m.name == "agreement_with_active"
+                    ? String(format: "agreement with the active model %.3f < %.3f over %d utterances", m.candidate ?? 0, plan.minimumAgreement, m.candidateCount)
+                    : String(format: "%@ %.4g vs %.4g (p %.2g, effect %.3g > %.3g)", m.name, m.candidate ?? .nan, m.baseline ?? .nan, m.pValue ?? .nan,
+                             m.effect ?? .nan, m.effectThreshold ?? .nan)
+            }.joined(separator: "; ")
+            return verdict
+        }
+        if !refusals.isEmpty {
+            verdict.outcome = .hold
+            verdict.reason = "\(refusals.count) device(s) refused the bundle: \(refusals.prefix(3).joined(separator: "; "))"
+            return verdict
+        }
+        if evidence < plan.minimumSamples {
+            if elapsed >= plan.holdAfter {
+                verdict.outcome = .hold
+                verdict.reason = "inconclusive: \(evidence) candidate decisions after \(Int(elapsed)) s, \(plan.minimumSamples) needed"
+            } else {
+                verdict.reason = "waiting for evidence: \(evidence) of \(plan.minimumSamples) candidate decisions"
+            }
+            return verdict
+        }
+        if step.mode == .canary && baseline.count < plan.minimumSamples {
+            if elapsed >= plan.holdAfter {
+                verdict.outcome = .hold
+                verdict.reason = "inconclusive: only \(baseline.count) baseline decisions to compare with"
+            } else {
+                verdict.reason = "waiting for baseline decisions: \(baseline.count) of \(plan.minimumSamples)"
+            }
+            return verdict
+        }
+        if elapsed < plan.interval {
+            verdict.reason = "healthy so far; the step lasts at least \(Int(plan.interval)) s (\(Int(elapsed)) s elapsed)"
+            return verdict
+        }
+        verdict.outcome = .promote
+        verdict.reason = "no metric worse than the baseline over \(evidence) candidate decisions"
+            + (step.mode == .canary ? " and \(baseline.count) baseline decisions" : "")
+        return verdict
+    }
+
+    /// The share of "true" among the known values of a flag column.
+    static func rate(_ values: [String]) -> (rate: Double?, count: Int) {
+        let known = values.filter { !$0.isEmpty }
+        guard !known.isEmpty else { return (nil, 0) }
+        return (Double(known.filter { $0 == "true" }.count) / Double(known.count), known.count)
+    }
+
+    /// The mean of a numeric column or the rate of a flag, for the candidate and the baseline.
+    static func summary(_ name: String, _ candidate: UtteranceWindow, _ baseline: UtteranceWindow) -> (Double?, Double?) {
+        func value(_ w: UtteranceWindow) -> Double? {
+            if let n = w.numeric[name] { return n.isEmpty ? nil : n.reduce(0, +) / Double(n.count) }
+            return rate(w.categorical[name] ?? []).rate
+        }
+        return (value(candidate), value(baseline))
+    }
+}
