@@ -126,7 +126,7 @@ public struct RolloutController: Sendable {
             let verdict: RolloutGate.Verdict
             if let hold = holds.first(where: { $0.model == plan.model }) {
                 verdict = RolloutGate.Verdict(outcome: .hold, reason: "alarm \(hold.rule) holds \(plan.model): \(hold.reason)", candidateDecisions: 0,
-                                              baselineDecisions: 0, metrics: [], localRollbacks: [], refusals: [])
+                                              baselineDecisions: 0, baseline: "none", metrics: [], localRollbacks: [], refusals: [])
             } else {
                 verdict = try await judge(plan, now: now)
             }
@@ -159,13 +159,24 @@ public struct RolloutController: Sendable {
         let step = plan.currentStep
         let candidate = try await store.window(WindowFilter(model: step.mode == .shadow ? plan.baseline : plan.model, since: plan.stepStartedAt)
                                                 .with(devices: members), limit: windowLimit)
-        let baseline = try await store.window(WindowFilter(model: plan.baseline ?? "", since: plan.createdAt).with(devices: group), limit: windowLimit)
+        // The baseline is paired when it can be: the baseline model's decisions on the same devices in the same step (a
+        // canary answers a random share of utterances, so the rest is a true A/B control, with the other model running
+        // beside both); otherwise the group's baseline decisions since the rollout began.
+        var baseline = UtteranceWindow(), paired = false
+        if step.mode == .canary && !step.isSwitch {
+            baseline = try await store.window(WindowFilter(model: plan.baseline ?? "", since: plan.stepStartedAt).with(devices: members), limit: windowLimit)
+            paired = baseline.count >= plan.minimumSamples
+        }
+        if !paired {
+            baseline = try await store.window(WindowFilter(model: plan.baseline ?? "", since: plan.createdAt).with(devices: group), limit: windowLimit)
+        }
         var rollbacks: [String] = [], refusals: [String] = []
         for (device, event) in try await store.deviceEvents(bundle: plan.model, since: plan.createdAt) {
             if event.event == "auto-rollback" { rollbacks.append("\(device): \(event.reason ?? "thresholds breached")") }
             if event.event == "refused" { refusals.append("\(device): \(event.reason ?? "did not verify")") }
         }
-        return RolloutGate.evaluate(plan, candidate: candidate, baseline: baseline, localRollbacks: rollbacks, refusals: refusals, now: now, policy: policy)
+        return RolloutGate.evaluate(plan, candidate: candidate, baseline: baseline, paired: paired, localRollbacks: rollbacks, refusals: refusals,
+                                    now: now, policy: policy)
     }
 
     /// A device's assignment: the unfinished rollout of its group, else the group's latest finished one (so a device

@@ -42,12 +42,14 @@ public enum RolloutGate {
         public var reason: String
         public var candidateDecisions: Int
         public var baselineDecisions: Int
+        /// `paired` (same devices, same step) or `group` (the group since the rollout began).
+        public var baseline: String
         public var metrics: [Metric]
         public var localRollbacks: [String]
         public var refusals: [String]
 
         enum CodingKeys: String, CodingKey {
-            case outcome, reason, metrics, refusals
+            case outcome, reason, metrics, refusals, baseline
             case candidateDecisions = "candidate_decisions", baselineDecisions = "baseline_decisions", localRollbacks = "local_rollbacks"
         }
     }
@@ -59,10 +61,12 @@ public enum RolloutGate {
     /// Judges the current step. `candidate`: decisions the candidate answered on the step's devices since the step began
     /// (in a shadow step, the active model's decisions there, which carry the shadow's agreement); `baseline`: decisions
     /// the baseline model answered in the group; `localRollbacks` and `refusals`: device reports for this rollout.
-    public static func evaluate(_ plan: RolloutPlan, candidate: UtteranceWindow, baseline: UtteranceWindow, localRollbacks: [String],
-                                refusals: [String], now: Double, policy: DriftPolicy = DriftPolicy()) -> Verdict {
+    /// `paired`: the baseline comes from the same devices in the same step (the A/B control of a per-utterance canary);
+    /// otherwise latency is not compared below the switch step, since canary devices also run the other model beside.
+    public static func evaluate(_ plan: RolloutPlan, candidate: UtteranceWindow, baseline: UtteranceWindow, paired: Bool = false,
+                                localRollbacks: [String], refusals: [String], now: Double, policy: DriftPolicy = DriftPolicy()) -> Verdict {
         var verdict = Verdict(outcome: .wait, reason: "", candidateDecisions: candidate.count, baselineDecisions: baseline.count,
-                              metrics: [], localRollbacks: localRollbacks, refusals: refusals)
+                              baseline: paired ? "paired" : "group", metrics: [], localRollbacks: localRollbacks, refusals: refusals)
         let step = plan.currentStep
         let elapsed = now - plan.stepStartedAt
         // Agreement with the active model on the same utterances: the accuracy estimate without labels.
@@ -74,7 +78,7 @@ public enum RolloutGate {
         if step.mode == .canary {
             var policy = policy
             policy.minimumSamples = min(policy.minimumSamples, plan.minimumSamples)
-            let names = ["confidence", "latency_ms", "null_result", "cloud_agrees", "quick_repeat"]
+            let names = ["confidence", "null_result", "cloud_agrees", "quick_repeat"] + (paired || step.isSwitch ? ["latency_ms"] : [])
             var reference: [(String, DriftColumn)] = [], current: [String: DriftColumn] = [:]
             for name in names {
                 if let r = baseline.numeric[name], let c = candidate.numeric[name] {

@@ -38,7 +38,8 @@ public struct Decision: Sendable, Codable {
     public var cloud: CloudOutcome?
     /// With a candidate model loaded: whether the candidate (canary) answered this utterance.
     public var canary: Bool?
-    /// The shadow candidate's answer on this utterance: logged here, never returned as `text`.
+    /// The answer of the model that ran beside the one that answered: the shadow candidate's (logged, never returned as
+    /// `text`), or in canary mode the other of candidate and active model; `agrees` is their agreement.
     public var shadow: ShadowAnswer?
     /// The kept audio of this utterance (relative to the spool directory), when it was in the sampled share.
     public var audio: String?

@@ -250,9 +250,13 @@ public final class EdgePipeline: @unchecked Sendable {
             let activeResult = isCanary ? (serving.id == candidate.id ? comparison.0 : first) : first
             let c = try? candidateResult.get(), a = try? activeResult.get()
             let agrees = c != nil && a != nil && (c!.text == a!.text || (!c!.recognised && !a!.recognised))
-            if runsShadow, let c {
-                shadowAnswer = .init(model: candidate.id, text: c.text, confidence: c.confidence.rounded(toPlaces: 6), recognised: c.recognised,
-                                     agrees: agrees, agreesCloud: nil, ms: candidateMs)
+            // The model that ran beside the one that answered is logged with the decision: the shadow candidate, or in
+            // canary mode the other of the two, so canary decisions carry their agreement with the active model too.
+            let besideIsCandidate = serving.id != candidate.id
+            if let other = besideIsCandidate ? c : a {
+                shadowAnswer = .init(model: besideIsCandidate ? candidate.id : snapshot.active.id, text: other.text,
+                                     confidence: other.confidence.rounded(toPlaces: 6), recognised: other.recognised, agrees: agrees,
+                                     agreesCloud: nil, ms: besideIsCandidate ? candidateMs : comparison.1)
             }
             if slots.observe(candidate: candidate.id, error: c == nil, candidateNull: !(c?.recognised ?? false), activeNull: !(a?.recognised ?? false),
                              agrees: agrees, milliseconds: candidateMs) != nil {
@@ -302,7 +306,7 @@ public final class EdgePipeline: @unchecked Sendable {
         if routed.offline { counters.offline += 1 }
         if decision.canary == true { counters.canary += 1 }
         counters.recognitionSeconds += Self.seconds(recognized - started)
-        if shadowAnswer != nil { counters.shadow += 1 }
+        if runsShadow && shadowAnswer != nil { counters.shadow += 1 }
         lock.unlock()
         decision.software = .init(queueDepth: queue.depth, droppedUtterances: queue.dropped,
                                   residentMB: (Double(MetricsRegistry.residentBytes()) / 1_048_576).rounded(toPlaces: 1),

@@ -125,34 +125,20 @@ public final class SyncClient: @unchecked Sendable {
         request.setValue("gzip", forHTTPHeaderField: "Content-Encoding")
         request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
         request.httpBody = body
-        final class Box: @unchecked Sendable { var data: Data?; var status = 0; var error: String? }
-        let box = Box()
-        let done = DispatchSemaphore(value: 0)
-        let task = session.dataTask(with: request) { data, response, error in
-            box.data = data
-            box.status = (response as? HTTPURLResponse)?.statusCode ?? 0
-            box.error = error?.localizedDescription
-            done.signal()
-        }
-        task.resume()
-        guard done.wait(timeout: .now() + timeout + 1) == .success else {
-            task.cancel()
-            throw SyncError(.transient, "\(endpoint.absoluteString) did not answer within \(Int(timeout)) s")
-        }
-        if let error = box.error { throw SyncError(.transient, "\(endpoint.absoluteString): \(error)") }
-        let text = String(decoding: (box.data ?? Data()).prefix(300), as: UTF8.self)
-        switch box.status {
+        let reply = try BlockingHTTP(session: session).send(request, timeout: timeout)
+        let text = reply.excerpt
+        switch reply.status {
         case 200:
-            guard let object = try? JSONSerialization.jsonObject(with: box.data ?? Data()) as? [String: Any],
+            guard let object = try? JSONSerialization.jsonObject(with: reply.body) as? [String: Any],
                   let acked = (object["acked_seq"] as? NSNumber)?.int64Value,
                   (object["epoch"] as? NSNumber)?.int64Value == epoch, object["device_id"] as? String == deviceID else {
                 throw SyncError(.transient, "the collector's answer is not an acknowledgement for this device and epoch: \(text)")
             }
             return acked
         case 400, 401, 403, 409, 413:
-            throw SyncError(.permanent, "HTTP \(box.status): \(text)")
+            throw SyncError(.permanent, "HTTP \(reply.status): \(text)")
         default:
-            throw SyncError(.transient, "HTTP \(box.status): \(text)")
+            throw SyncError(.transient, "HTTP \(reply.status): \(text)")
         }
     }
 

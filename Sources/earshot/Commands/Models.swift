@@ -2,6 +2,7 @@ import ArgumentParser
 import Crypto
 import EarshotBundles
 import EarshotEdge
+import EarshotSync
 import Foundation
 
 /// Options every `earshot models` subcommand shares: where the store is and which keys sign bundles.
@@ -45,12 +46,14 @@ extension Earshot.Models {
             try reportingErrors {
                 let store = try options.open()
                 let state = try store.state()
+                let rollout = RolloutAgent.load(store)
                 if json {
-                    struct Listing: Encodable { var store: String; var installed: [String]; var slots: SlotState? }
+                    struct Listing: Encodable { var store: String; var installed: [String]; var slots: SlotState?; var rollout: RolloutAgent.State? }
                     let encoder = JSONEncoder()
                     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
                     encoder.dateEncodingStrategy = .iso8601
-                    print(String(decoding: try encoder.encode(Listing(store: store.directory, installed: store.installed(), slots: state)), as: UTF8.self))
+                    print(String(decoding: try encoder.encode(Listing(store: store.directory, installed: store.installed(), slots: state,
+                                                                                                 rollout: rollout.rollout == nil ? nil : rollout)), as: UTF8.self))
                     return
                 }
                 print("store: \(store.directory)")
@@ -60,6 +63,11 @@ extension Earshot.Models {
                     if state?.previous == id { roles.append("previous") }
                     if let c = state?.candidate, c.bundle == id { roles.append(String(format: "candidate (%@, share %.3g)", c.mode.rawValue, c.share)) }
                     print("  \(id)\(roles.isEmpty ? "" : "  " + roles.joined(separator: ", "))")
+                }
+                if let id = rollout.rollout {
+                    print("rollout: \(id) — \(rollout.model ?? "?"), step \(rollout.step ?? 0) of \(rollout.steps ?? 0), this device: \(rollout.action ?? "none")"
+                          + (rollout.action == "canary" || rollout.action == "shadow" ? String(format: " (share %.3g)", rollout.share ?? 0) : "")
+                          + ", plan \(rollout.planState ?? "?")")
                 }
                 let formatter = ISO8601DateFormatter()
                 for e in state?.history.suffix(10) ?? [] {
