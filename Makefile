@@ -33,11 +33,11 @@ test: deps-test
 	@scripts/oracles/install-venv.sh
 	@echo "test: starting PostgreSQL for the collector's tests (scripts/test/start-postgres.sh)"
 	@mkdir -p .build && scripts/test/start-postgres.sh > .build/postgres-url
-	@echo "test: swift build --build-tests, then swift test"
-	swift build --build-tests $(SWIFT_FLAGS)
-	EARSHOT_TEST_POSTGRES="$$(cat .build/postgres-url)" swift test --skip-build $(SWIFT_FLAGS)
-	@echo "test: release build and end-to-end smoke test (scripts/release-smoke.sh)"
+	@echo "test: release build (the fleet-rollout tests run it: 20 devices replaying audio), swift build --build-tests, then swift test"
 	swift build -c release $(SWIFT_FLAGS)
+	swift build --build-tests $(SWIFT_FLAGS)
+	EARSHOT_TEST_POSTGRES="$$(cat .build/postgres-url)" EARSHOT_FLEET_BIN_DIR="$$PWD/.build/release" swift test --skip-build $(SWIFT_FLAGS)
+	@echo "test: end-to-end smoke test of the release build (scripts/release-smoke.sh)"
 	@scripts/release-smoke.sh
 	@echo "test: a short libFuzzer run of the model reader (Fuzz/run.sh -runs=20000)"
 	@Fuzz/run.sh -runs=20000 > .build-fuzz.log 2>&1 || { tail -40 .build-fuzz.log; exit 1; }

@@ -107,7 +107,7 @@ let package = Package(
         .testTarget(name: "EarshotSpoolTests", dependencies: ["EarshotSpool", "EarshotMonitoring", "EarshotTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "EarshotSyncTests", dependencies: ["EarshotSync", "EarshotSpool", "EarshotTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "EarshotCollectorTests", dependencies: ["EarshotCollector", "EarshotMonitoring", "EarshotSync", "EarshotSpool",
-                                                                  "EarshotTestSupport", "EarshotBundles", "EarshotEdge", "earshot-collector", "earshot"],
+                                                                  "EarshotTestSupport", "EarshotBundles", "EarshotEdge", "EarshotAudio", "earshot-collector", "earshot"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "EarshotConfigTests", dependencies: ["EarshotConfig"], swiftSettings: swiftSettings),
         .testTarget(name: "EarshotMonitoringTests", dependencies: ["EarshotMonitoring"], resources: [.copy("Vectors")],

@@ -206,6 +206,10 @@ public final class CollectorServer: Sendable {
             let model = context.parameters.get("model") ?? ""
             return await self.html(request) { () async throws(CollectorError) -> String? in try await pages.modelPage(model) }
         }
+        router.get("/rollouts/:id") { request, context in
+            let id = context.parameters.get("id") ?? ""
+            return await self.html(request) { () async throws(CollectorError) -> String? in try await pages.rolloutPage(id) }
+        }
         router.get("/healthz") { _, _ in Self.response(Answer(status: 200, body: Data("{\"status\":\"ok\"}".utf8))) }
         router.get("/metrics") { _, _ -> Response in
             var headers = HTTPFields()

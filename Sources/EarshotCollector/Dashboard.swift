@@ -67,8 +67,64 @@ public struct Dashboard: Sendable {
                 + "<td>\(d.revokedAt == nil ? (d.deviceID == nil ? "waiting for first upload" : "active") : "<span class=\"bad\">revoked</span>")</td></tr>"
         }
         body += "</tbody></table>"
+        body += rolloutTable(try await store.rollouts().prefix(20))
         body += alarmTable(log.prefix(20), holds: holds)
         return Self.page(title: "Earshot fleet", body: body)
+    }
+
+    private func rolloutTable(_ plans: ArraySlice<RolloutPlan>) -> String {
+        var html = "<h2>Rollouts</h2>"
+        if plans.isEmpty { return html + "<p class=\"muted\">No rollout yet (earshot-collector rollout start).</p>" }
+        html += "<table><thead><tr><th>rollout</th><th>model</th><th>group</th><th>state</th><th>step</th><th>latest reason</th></tr></thead><tbody>"
+        for p in plans {
+            let tone = p.state == .rolledBack ? "bad" : p.state == .completed ? "good" : ""
+            html += "<tr><td><a href=\"/rollouts/\(Self.path(p.id))\">\(Charts.escape(p.id))</a></td><td>\(Charts.escape(p.model))</td>"
+                + "<td>\(Charts.escape(p.group))</td><td class=\"\(tone)\">\(p.state.rawValue)</td><td>\(p.step + 1)/\(p.steps.count) (\(Charts.escape(p.currentStep.description)))</td>"
+                + "<td>\(Charts.escape(p.reason ?? ""))</td></tr>"
+        }
+        return html + "</tbody></table>"
+    }
+
+    /// One rollout: the plan, the devices in each step with what they last reported, and every gate decision with its
+    /// evidence (the metrics compared). Nil when no rollout has that id.
+    public func rolloutPage(_ id: String, now: Double = Date().timeIntervalSince1970) async throws(CollectorError) -> String? {
+        guard let plan = try await store.rollout(id) else { return nil }
+        let group = try await store.groupDevices(plan.group)
+        let members = Set(plan.members(of: group))
+        let reports = try await store.deviceReports()
+        let tone = plan.state == .rolledBack ? "bad" : plan.state == .completed ? "good" : ""
+        var body = "<h1>Rollout \(Charts.escape(plan.id))</h1><p><a href=\"/models/\(Self.path(plan.model))\">\(Charts.escape(plan.model))</a> to group "
+            + "\(Charts.escape(plan.group)) (\(group.count) devices), compared with \(Charts.escape(plan.baseline ?? "no baseline")). "
+            + "State <strong class=\"\(tone)\">\(plan.state.rawValue)</strong>, step \(plan.step + 1) of \(plan.steps.count): "
+            + plan.steps.enumerated().map { $0.offset == plan.step ? "<strong>\(Charts.escape($0.element.description))</strong>" : Charts.escape($0.element.description) }.joined(separator: " → ")
+            + ".</p><p>\(Charts.escape(plan.reason ?? ""))</p>"
+        body += "<h2>Devices</h2><table><thead><tr><th>device</th><th>in this step</th><th>active</th><th>candidate</th><th>mode</th><th>reported step</th></tr></thead><tbody>"
+        for name in group {
+            let r = reports[name]
+            body += "<tr><td><a href=\"/devices/\(Self.path(name))\">\(Charts.escape(name))</a></td><td>\(members.contains(name) ? "yes" : "–")</td>"
+                + "<td>\(Charts.escape(r?.active ?? "–"))</td><td>\(Charts.escape(r?.candidate ?? "–"))</td>"
+                + "<td>\(Charts.escape(r?.mode.map { "\($0) \(Charts.format((r?.share ?? 0) * 100)) %" } ?? "–"))</td>"
+                + "<td>\(r?.rollout == plan.id ? String(r?.step ?? 0) : "–")</td></tr>"
+        }
+        body += "</tbody></table><h2>Decisions and evidence</h2>"
+        let time = ISO8601DateFormatter()
+        for entry in try await store.rolloutLog(id) {
+            let cls = entry.action == "rollback" || entry.action == "abort" ? "bad" : entry.action == "promote" || entry.action == "complete" ? "good" : ""
+            body += "<h3 class=\"\(cls)\">\(time.string(from: Date(timeIntervalSince1970: entry.at))) · step \(entry.step) · \(Charts.escape(entry.action))</h3>"
+                + "<p>\(Charts.escape(entry.reason))</p>"
+            guard let verdict = try? JSONDecoder().decode(RolloutGate.Verdict.self, from: Data(entry.evidence.utf8)) else { continue }
+            body += "<p class=\"muted\">\(verdict.candidateDecisions) candidate decisions against \(verdict.baselineDecisions) baseline decisions (\(verdict.baseline))</p>"
+                + "<table><thead><tr><th>metric</th><th>candidate</th><th>baseline</th><th>n</th><th>p (Holm)</th><th>effect</th><th>threshold</th><th>worse</th><th>note</th></tr></thead><tbody>"
+            for m in verdict.metrics {
+                body += "<tr class=\"\(m.worse ? "drifted" : "")\"><td>\(Charts.escape(m.name))</td><td class=\"n\">\(m.candidate.map(Charts.format) ?? "–")</td>"
+                    + "<td class=\"n\">\(m.baseline.map(Charts.format) ?? "–")</td><td class=\"n\">\(m.candidateCount) / \(m.baselineCount)</td>"
+                    + "<td class=\"n\">\(m.pValue.map(Charts.format) ?? "–")</td><td class=\"n\">\(m.effect.map(Charts.format) ?? "–")</td>"
+                    + "<td class=\"n\">\(m.effectThreshold.map(Charts.format) ?? "–")</td><td class=\"\(m.worse ? "bad" : "")\">\(m.worse ? "worse" : "no")</td>"
+                    + "<td>\(Charts.escape(m.note))</td></tr>"
+            }
+            body += "</tbody></table>"
+        }
+        return Self.page(title: "Earshot rollout \(plan.id)", body: body)
     }
 
     /// Nil when no device has that name.

@@ -116,6 +116,15 @@ public struct RolloutPlan: Sendable, Equatable, Codable {
     /// Optimistic concurrency: the stored row's version (collectors of a pool update a plan only from what they read).
     public var revision = 0
 
+    public init(id: String, model: String, baseline: String?, group: String, steps: [RolloutStep], interval: Double, utteranceShare: Double,
+                minimumSamples: Int, minimumAgreement: Double, holdAfter: Double, pinned: [String] = [], excluded: [String] = [],
+                stepStartedAt: Double, createdAt: Double, reason: String? = nil) {
+        self.id = id; self.model = model; self.baseline = baseline; self.group = group; self.steps = steps; self.interval = interval
+        self.utteranceShare = utteranceShare; self.minimumSamples = minimumSamples; self.minimumAgreement = minimumAgreement
+        self.holdAfter = holdAfter; self.pinned = pinned; self.excluded = excluded; self.stepStartedAt = stepStartedAt
+        self.createdAt = createdAt; self.reason = reason
+    }
+
     enum CodingKeys: String, CodingKey {
         case id, model, baseline, group, steps, interval, pinned, excluded, state, step, reason, revision
         case utteranceShare = "utterance_share", minimumSamples = "minimum_samples", minimumAgreement = "minimum_agreement"
@@ -205,6 +214,9 @@ public struct DeviceRolloutReport: Sendable, Equatable, Codable {
         public var bundle: String
         public var reason: String?
         public var rollout: String?
+        public init(time: Double, event: String, bundle: String, reason: String?, rollout: String?) {
+            self.time = time; self.event = event; self.bundle = bundle; self.reason = reason; self.rollout = rollout
+        }
     }
     public var deviceID: String
     public var active: String?
@@ -215,6 +227,12 @@ public struct DeviceRolloutReport: Sendable, Equatable, Codable {
     public var rollout: String?
     public var step: Int?
     public var events: [Event] = []
+
+    public init(deviceID: String, active: String?, previous: String?, candidate: String?, mode: String?, share: Double?, rollout: String?,
+                step: Int?, events: [Event] = []) {
+        self.deviceID = deviceID; self.active = active; self.previous = previous; self.candidate = candidate; self.mode = mode
+        self.share = share; self.rollout = rollout; self.step = step; self.events = events
+    }
 
     enum CodingKeys: String, CodingKey {
         case active, previous, candidate, mode, share, rollout, step, events

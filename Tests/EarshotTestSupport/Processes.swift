@@ -6,6 +6,9 @@ public struct ProcessResult: Sendable {
     public var stdout: String
     public var stderr: String
     public var stdoutData: Data
+    public init(status: Int32, stdout: String, stderr: String, stdoutData: Data) {
+        self.status = status; self.stdout = stdout; self.stderr = stderr; self.stdoutData = stdoutData
+    }
 }
 
 /// Runs the real built binaries, the way a technician or script would.
