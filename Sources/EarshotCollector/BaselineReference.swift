@@ -1,5 +1,5 @@
 public import EarshotMonitoring
-import Foundation
+public import Foundation
 
 /// A model bundle's training-time baseline (its manifest's `baseline`: the top-label confidence histogram and each
 /// label's share over held-out clips) as a drift reference, so live decisions can be checked for training–serving
@@ -16,6 +16,11 @@ public struct BaselineReference: Sendable {
         var isDirectory: ObjCBool = false
         let file = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue ? path + "/manifest.json" : path
         guard let data = FileManager.default.contents(atPath: file) else { throw CollectorError(2, "cannot read \(file)") }
+        try self.init(manifest: data, source: file)
+    }
+
+    /// Reads a manifest's JSON (from a file, or the registry's copy of a pushed bundle's); `source` names it in errors.
+    public init(manifest data: Data, source file: String) throws(CollectorError) {
         guard let manifest = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw CollectorError(2, "\(file) is not a JSON manifest")
         }

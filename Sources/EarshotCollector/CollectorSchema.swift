@@ -66,7 +66,7 @@ enum CollectorSchema {
                 """
                 CREATE TABLE models (id TEXT PRIMARY KEY, name TEXT NOT NULL, version TEXT NOT NULL, kind TEXT NOT NULL,
                     model_sha256 TEXT NOT NULL, archive_sha256 TEXT NOT NULL, archive_bytes \(integer) NOT NULL, signed \(flag) NOT NULL,
-                    baseline TEXT, pushed_at \(real) NOT NULL, archive \(dialect == .sqlite ? "BLOB" : "BYTEA") NOT NULL)
+                    manifest TEXT NOT NULL, pushed_at \(real) NOT NULL, archive \(dialect == .sqlite ? "BLOB" : "BYTEA") NOT NULL)
                 """,
                 """
                 CREATE TABLE rollouts (id TEXT PRIMARY KEY, model TEXT NOT NULL, grp TEXT NOT NULL, state TEXT NOT NULL,

@@ -146,6 +146,9 @@ public struct ModelHold: Sendable, Equatable, Codable {
     public var rule: String
     public var reason: String
     public var since: Double
+    public init(model: String, rule: String, reason: String, since: Double) {
+        self.model = model; self.rule = rule; self.reason = reason; self.since = since
+    }
 }
 
 /// Which decisions a window holds: one device, one model version, one cohort (site or hardware tag), or all, since a time.

@@ -15,18 +15,19 @@ public struct RegisteredModel: Sendable, Equatable, Codable {
     public var archiveBytes: Int
     /// Whether the manifest carried an ed25519 signature a trusted key verified at push.
     public var signed: Bool
-    /// The manifest's training baseline (JSON), for training-serving skew; nil when it has none.
-    public var baseline: String?
+    /// The verified manifest (JSON text): labels, frontend and the training baseline, for training–serving skew
+    /// (`drift --window N --baseline NAME@VERSION`).
+    public var manifest: String
     public var pushedAt: Double
 
     public init(id: String, name: String, version: String, kind: String, modelSha256: String, archiveSha256: String, archiveBytes: Int,
-                signed: Bool, baseline: String?, pushedAt: Double) {
+                signed: Bool, manifest: String, pushedAt: Double) {
         self.id = id; self.name = name; self.version = version; self.kind = kind; self.modelSha256 = modelSha256
-        self.archiveSha256 = archiveSha256; self.archiveBytes = archiveBytes; self.signed = signed; self.baseline = baseline; self.pushedAt = pushedAt
+        self.archiveSha256 = archiveSha256; self.archiveBytes = archiveBytes; self.signed = signed; self.manifest = manifest; self.pushedAt = pushedAt
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, name, version, kind, signed, baseline
+        case id, name, version, kind, signed, manifest
         case modelSha256 = "model_sha256", archiveSha256 = "archive_sha256", archiveBytes = "archive_bytes", pushedAt = "pushed_at"
     }
 }

@@ -25,22 +25,22 @@ extension CollectorStore {
             return false
         }
         _ = try await plain("""
-            INSERT INTO models (id, name, version, kind, model_sha256, archive_sha256, archive_bytes, signed, baseline, pushed_at, archive)
+            INSERT INTO models (id, name, version, kind, model_sha256, archive_sha256, archive_bytes, signed, manifest, pushed_at, archive)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING
             """, [.text(model.id), .text(model.name), .text(model.version), .text(model.kind), .text(model.modelSha256), .text(model.archiveSha256),
-                  .integer(Int64(model.archiveBytes)), .integer(model.signed ? 1 : 0), model.baseline.map { .text($0) }, .real(model.pushedAt),
+                  .integer(Int64(model.archiveBytes)), .integer(model.signed ? 1 : 0), .text(model.manifest), .real(model.pushedAt),
                   .bytes(archive)])
         return true
     }
 
     private static var modelColumns: String {
-        "id, name, version, kind, model_sha256, archive_sha256, archive_bytes, signed, baseline, pushed_at"
+        "id, name, version, kind, model_sha256, archive_sha256, archive_bytes, signed, manifest, pushed_at"
     }
 
     private static func model(_ row: [SQLValue?]) -> RegisteredModel {
         RegisteredModel(id: row[0]?.text ?? "", name: row[1]?.text ?? "", version: row[2]?.text ?? "", kind: row[3]?.text ?? "",
                         modelSha256: row[4]?.text ?? "", archiveSha256: row[5]?.text ?? "", archiveBytes: Int(row[6]?.integer ?? 0),
-                        signed: row[7]?.integer == 1, baseline: row[8]?.text, pushedAt: row[9]?.real ?? 0)
+                        signed: row[7]?.integer == 1, manifest: row[8]?.text ?? "{}", pushedAt: row[9]?.real ?? 0)
     }
 
     public func registeredModels() async throws(CollectorError) -> [RegisteredModel] {

@@ -33,6 +33,7 @@ extension Collector {
         @Option(help: "With --window: only devices tagged with this hardware (a cohort).") var hardware: String?
         @Option(help: ArgumentHelp("With --window: compare the latest N decisions with this bundle's training baseline (training–serving skew) instead of the N before.", valueName: "manifest"))
         var baseline: String?
+        // (NAME@VERSION of a model pushed to the registry works too: its stored manifest is used.)
         @OptionGroup var database: DatabaseOptions
         @Flag(help: "Print one JSON object.") var json = false
         @Option(help: ArgumentHelp("Columns to treat as numeric (comma-separated).", valueName: "names")) var numeric: String?
@@ -110,7 +111,15 @@ extension Collector {
         /// The latest N decisions against a bundle's training baseline.
         func baselineInputs(_ size: Int, manifest: String) async throws -> Inputs {
             let reference: BaselineReference
-            do { reference = try BaselineReference(manifestAt: manifest) } catch { throw fail(error.message, .corruptInput) }
+            if !FileManager.default.fileExists(atPath: manifest), manifest.contains("@") {
+                let stored = try await database.using { store throws(CollectorError) in try await store.registeredModel(manifest) }
+                guard let text = stored?.manifest else { throw fail("\(manifest) is neither a file nor a model in the registry", .inputMissing) }
+                do { reference = try BaselineReference(manifest: Data(text.utf8), source: "the registry's \(manifest)") } catch {
+                    throw fail(error.message, .corruptInput)
+                }
+            } else {
+                do { reference = try BaselineReference(manifestAt: manifest) } catch { throw fail(error.message, .corruptInput) }
+            }
             let filter = WindowFilter(device: device, model: model ?? reference.model, site: site, hardware: hardware)
             let latest = try await database.using { store throws(CollectorError) in try await store.window(filter, limit: size) }
             var inputs = Inputs(referenceRows: reference.clips, currentRows: latest.count,

@@ -32,11 +32,11 @@ extension Collector {
                     throw fail("\(bundle) is refused: \(error.message)", error.code == .input ? .inputMissing : .corruptInput)
                 }
                 let m = verified.manifest
-                let baseline = m.baseline.flatMap { try? JSONEncoder().encode($0) }.map { String(decoding: $0, as: UTF8.self) }
+                let manifestText = String(decoding: FileManager.default.contents(atPath: verified.directory + "/manifest.json") ?? Data(), as: UTF8.self)
                 let entry = RegisteredModel(id: "\(m.name)@\(m.version)", name: m.name, version: m.version, kind: m.kind, modelSha256: m.modelSha256,
                                             archiveSha256: ModelBundle.sha256(archive), archiveBytes: archive.count,
                                             signed: !files.isEmpty && FileManager.default.fileExists(atPath: verified.directory + "/" + ModelBundle.signatureFile),
-                                            baseline: baseline, pushedAt: Date().timeIntervalSince1970)
+                                            manifest: manifestText, pushedAt: Date().timeIntervalSince1970)
                 let added = try await database.using(status: { $0.status == 409 ? .usage : .unavailable }) { store throws(CollectorError) in
                     try await store.register(entry, archive: archive)
                 }

@@ -189,6 +189,9 @@ struct RolloutFleetTests {
         #expect(rollout?["rollout"] as? String == "good" && rollout?["step"] as? Int == 4 && rollout?["plan_state"] as? String == "completed", "\(listed.stdout)")
         let text = try Programs.run(Fleet.earshot, ["models", "list", "--store", fleet.devices[0].store])
         #expect(text.stdout.contains("rollout: good — command-en@0.2.0, step 4 of 4"), "\(text.stdout)")
+        // The registry keeps the pushed manifest: live decisions are checked against its training baseline.
+        let skew = try fleet.collector(["drift", "--window", "100", "--baseline", model, "--db", fleet.db, "--json"])
+        #expect([0, 1].contains(skew.status) && skew.stdout.contains("confidence_bin"), "\(skew.stderr)")
         // The dashboard shows the rollout and its decisions.
         let page = String(decoding: try fleet.server.request("/rollouts/good").body, as: UTF8.self)
         #expect(page.contains("completed") && page.contains("promote") && page.contains("agreement_with_active"))
@@ -277,7 +280,8 @@ struct RolloutFleetTests {
         #expect(again.stdout.contains("not downloaded again"), "\(again.stdout)")
         let verdict = try #require(try fleet.evaluate().first)
         #expect(verdict["state"] as? String == "held", "\(verdict)")
-        #expect(((verdict["verdict"] as? [String: Any])?["reason"] as? String ?? "").contains("van-01"), "\(verdict)")
+        let reason = (verdict["verdict"] as? [String: Any])?["reason"] as? String
+        #expect(reason?.contains("van-01") == true, "\(verdict)")
         #expect(fleet.server.terminate() == 0)
     }
 
@@ -306,7 +310,8 @@ struct RolloutFleetTests {
         #expect(back.status == 0, "\(back.stderr)")
         let verdict = try #require(try fleet.evaluate().first)
         #expect(verdict["state"] as? String == "rolled-back", "\(verdict)")
-        #expect(((verdict["verdict"] as? [String: Any])?["reason"] as? String ?? "").contains("van-02"), "\(verdict)")
+        let reason = (verdict["verdict"] as? [String: Any])?["reason"] as? String
+        #expect(reason?.contains("van-02") == true, "\(verdict)")
         let status = try Programs.run(Fleet.earshot, ["spool", "status", "--spool", device.spool, "--json"])
         #expect((try JSONSerialization.jsonObject(with: status.stdoutData) as? [String: Any])?["backlog"] as? Int == 0)
         #expect(fleet.server.terminate() == 0)

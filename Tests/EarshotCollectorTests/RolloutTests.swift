@@ -134,7 +134,7 @@ struct RolloutTests {
         defer { Task { await store.close() } }
         let archive = Data((0..<70_000).map { UInt8(truncatingIfNeeded: $0 &* 31) })
         let model = RegisteredModel(id: "command-en@0.2.0", name: "command-en", version: "0.2.0", kind: "command", modelSha256: "aa",
-                                    archiveSha256: "bb", archiveBytes: archive.count, signed: true, baseline: "{\"x\":1}", pushedAt: 5)
+                                    archiveSha256: "bb", archiveBytes: archive.count, signed: true, manifest: "{\"x\":1}", pushedAt: 5)
         let added = try await store.register(model, archive: archive)
         let again = try await store.register(model, archive: archive)            // the same again: a no-op
         #expect(added && !again)
@@ -184,5 +184,74 @@ struct RolloutTests {
         let events = try await store.deviceEvents(bundle: "command-en@0.2.0", since: 0)
         #expect(events.count == 1 && events.first?.device == "a" && events.first?.event.reason == "agreement 0.1")
         #expect(try await store.deviceReports()["a"]?.step == 2)
+    }
+}
+
+/// Operators' actions and alarm holds through the controller, on both engines: pause stops the gate, resume restarts
+/// the step's evidence, promote advances without the gate, abort rolls back every device, a held model cannot start
+/// and stops a running rollout, and every action is logged.
+@Suite("rollout operations")
+struct RolloutOperationTests {
+    @Test(arguments: Engines.all)
+    func operatorsAndAlarmHoldsDriveThePlan(_ engine: String) async throws {
+        let directory = Fixtures.temporaryDirectory("rollout-ops-\(engine)")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let (store, _) = try await Engines.open(engine, directory: directory)
+        defer { Task { await store.close() } }
+        let controller = RolloutController(store: store)
+        let model = RegisteredModel(id: "command-en@0.2.0", name: "command-en", version: "0.2.0", kind: "command", modelSha256: "aa",
+                                    archiveSha256: "bb", archiveBytes: 3, signed: false, manifest: "{}", pushedAt: 1)
+        _ = try await store.register(model, archive: Data([1, 2, 3]))
+        var request = RolloutController.Request(model: model.id, group: "g", steps: [RolloutStep(mode: .shadow, percent: 100), RolloutStep(mode: .canary, percent: 50),
+                                                                                     RolloutStep(mode: .canary, percent: 100)], interval: 60)
+        // Refused: an empty group, an unknown model, descending steps.
+        await #expect(throws: CollectorError.self) { try await controller.start(request) }
+        for name in ["a", "b", "c", "d"] {
+            _ = try await store.addDevice(name: name, tokenHash: "h-\(name)", deviceID: "id-\(name)", site: nil, hardware: nil)
+            _ = try await store.setGroup(device: name, group: "g")
+        }
+        var unknown = request
+        unknown.model = "nope@1"
+        await #expect(throws: CollectorError.self) { try await controller.start(unknown) }
+        var descending = request
+        descending.steps = [RolloutStep(mode: .canary, percent: 50), RolloutStep(mode: .canary, percent: 5)]
+        await #expect(throws: CollectorError.self) { try await controller.start(descending) }
+        request.id = "ops"
+        request.baseline = "command-en@0.1.0"
+        var plan = try await controller.start(request, now: 1_000)
+        #expect(plan.state == .running && plan.revision == 1)
+        let device = try #require(try await store.device(tokenHash: "h-a"))
+        var assignment = try await controller.assignment(for: device)
+        #expect(assignment.action == .shadow && assignment.bundleURL == "v1/models/command-en@0.2.0/bundle" && assignment.archiveSha256 == "bb")
+
+        plan = try await controller.operate("ops", .pause, reason: "night shift", now: 1_010)
+        #expect(plan.state == .paused)
+        #expect(try await controller.evaluate(now: 5_000).isEmpty, "a paused plan is not evaluated")
+        await #expect(throws: CollectorError.self) { try await controller.operate("ops", .pause) }
+        plan = try await controller.operate("ops", .resume, now: 1_020)
+        #expect(plan.state == .running && plan.stepStartedAt == 1_020)
+        plan = try await controller.operate("ops", .promote, reason: "looked fine", now: 1_030)
+        #expect(plan.step == 1 && plan.state == .running)
+        // With no decisions at all, the gate waits, then holds for a human once the step is old.
+        var verdicts = try await controller.evaluate(now: 1_040)
+        #expect(verdicts.first?.1.outcome == .wait)
+        verdicts = try await controller.evaluate(now: 1_030 + plan.holdAfter + 1)
+        #expect(verdicts.first?.1.outcome == .hold && verdicts.first?.0.state == .held, "\(String(describing: verdicts.first?.1.reason))")
+        plan = try await controller.operate("ops", .resume, now: 2_000)
+        // An alarm holds the model: the gate holds the rollout, and a new rollout of it cannot start.
+        try await store.hold(ModelHold(model: model.id, rule: "confidence-drop", reason: "mean confidence fell", since: 2_001))
+        verdicts = try await controller.evaluate(now: 2_002)
+        #expect(verdicts.first?.0.state == .held && verdicts.first?.1.reason.contains("confidence-drop") == true)
+        try await store.release(model: model.id, rule: nil)
+        plan = try await controller.operate("ops", .abort, reason: "enough", now: 2_010)
+        #expect(plan.state == .rolledBack)
+        assignment = try await controller.assignment(for: device)
+        #expect(assignment.action == .rollback && assignment.bundleURL == nil)
+        await #expect(throws: CollectorError.self) { try await controller.operate("ops", .resume) }
+        let log = try await store.rolloutLog("ops").reversed().map(\.action)
+        #expect(log == ["start", "pause", "resume", "promote", "hold", "resume", "hold", "abort"], "\(log)")
+        // A finished rollout frees the group for the next one.
+        request.id = "next"
+        #expect(try await controller.start(request, now: 3_000).state == .running)
     }
 }
