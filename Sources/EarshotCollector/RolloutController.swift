@@ -170,13 +170,20 @@ public struct RolloutController: Sendable {
         if !paired {
             baseline = try await store.window(WindowFilter(model: plan.baseline ?? "", since: plan.createdAt).with(devices: group), limit: windowLimit)
         }
+        // Technicians' corrections of each model's answers, from the same devices and time as the decisions compared.
+        let baselineDevices = paired ? members : group
+        var corrections = UtteranceWindow()
+        corrections.categorical["correction"] = try await store.corrections(model: plan.model, devices: members, since: plan.stepStartedAt)
+        var baselineCorrections = UtteranceWindow()
+        baselineCorrections.categorical["correction"] = try await store.corrections(model: plan.baseline ?? "", devices: baselineDevices,
+                                                                                    since: paired ? plan.stepStartedAt : plan.createdAt)
         var rollbacks: [String] = [], refusals: [String] = []
         for (device, event) in try await store.deviceEvents(bundle: plan.model, since: plan.createdAt) {
             if event.event == "auto-rollback" { rollbacks.append("\(device): \(event.reason ?? "thresholds breached")") }
             if event.event == "refused" { refusals.append("\(device): \(event.reason ?? "did not verify")") }
         }
-        return RolloutGate.evaluate(plan, candidate: candidate, baseline: baseline, paired: paired, localRollbacks: rollbacks, refusals: refusals,
-                                    now: now, policy: policy)
+        return RolloutGate.evaluate(plan, candidate: candidate.merging(corrections), baseline: baseline.merging(baselineCorrections), paired: paired,
+                                    localRollbacks: rollbacks, refusals: refusals, now: now, policy: policy)
     }
 
     /// A device's assignment: the unfinished rollout of its group, else the group's latest finished one (so a device
@@ -192,6 +199,15 @@ public struct RolloutController: Sendable {
             a.archiveBytes = model.archiveBytes
         }
         return a
+    }
+}
+
+extension UtteranceWindow {
+    /// This window with another's categorical columns added (columns of other lengths, such as label verdicts).
+    func merging(_ other: UtteranceWindow) -> UtteranceWindow {
+        var w = self
+        for (name, values) in other.categorical { w.categorical[name] = values }
+        return w
     }
 }
 

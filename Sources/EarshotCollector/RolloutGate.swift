@@ -55,12 +55,13 @@ public enum RolloutGate {
     }
 
     /// Metrics where a larger value is worse, and where a smaller one is; each is a decision column.
-    static let higherIsWorse = ["latency_ms", "null_result", "quick_repeat"]
+    static let higherIsWorse = ["latency_ms", "null_result", "quick_repeat", "correction"]
     static let lowerIsWorse = ["confidence", "cloud_agrees"]
 
     /// Judges the current step. `candidate`: decisions the candidate answered on the step's devices since the step began
     /// (in a shadow step, the active model's decisions there, which carry the shadow's agreement); `baseline`: decisions
-    /// the baseline model answered in the group; `localRollbacks` and `refusals`: device reports for this rollout.
+    /// the baseline model answered in the group; either may carry a `correction` column of technicians' verdicts
+    /// ("true" for a correction, "false" for a confirmation); `localRollbacks` and `refusals`: device reports for this rollout.
     /// `paired`: the baseline comes from the same devices in the same step (the A/B control of a per-utterance canary);
     /// otherwise latency is not compared below the switch step, since canary devices also run the other model beside.
     public static func evaluate(_ plan: RolloutPlan, candidate: UtteranceWindow, baseline: UtteranceWindow, paired: Bool = false,
@@ -78,7 +79,7 @@ public enum RolloutGate {
         if step.mode == .canary {
             var policy = policy
             policy.minimumSamples = min(policy.minimumSamples, plan.minimumSamples)
-            let names = ["confidence", "null_result", "cloud_agrees", "quick_repeat"] + (paired || step.isSwitch ? ["latency_ms"] : [])
+            let names = ["confidence", "null_result", "cloud_agrees", "quick_repeat", "correction"] + (paired || step.isSwitch ? ["latency_ms"] : [])
             var reference: [(String, DriftColumn)] = [], current: [String: DriftColumn] = [:]
             for name in names {
                 if let r = baseline.numeric[name], let c = candidate.numeric[name] {

@@ -104,6 +104,27 @@ extension CollectorStore {
         }
     }
 
+    /// Technicians' verdicts on one model's decisions from some devices since a time: "true" for each correction,
+    /// "false" for each confirmation (label records carry the model that answered and the verdict).
+    public func corrections(model: String, devices: [String], since: Double) async throws(CollectorError) -> [String] {
+        guard !devices.isEmpty else { return [] }
+        let names = Array(repeating: "?", count: devices.count).joined(separator: ", ")
+        let rows = try await plain("""
+            SELECT source, COUNT(*) FROM records WHERE kind = 'label' AND model = ? AND wall >= ?
+                AND device_id IN (SELECT device_id FROM devices WHERE name IN (\(names))) GROUP BY source
+            """, [.text(model), .real(since)] + devices.map { .text($0) })
+        var verdicts: [String] = []
+        for row in rows {
+            let count = Int(row[1]?.integer ?? 0)
+            switch row[0]?.text {
+            case "correction": verdicts += Array(repeating: "true", count: count)
+            case "confirmation": verdicts += Array(repeating: "false", count: count)
+            default: break
+            }
+        }
+        return verdicts
+    }
+
     // MARK: Device reports
 
     /// Keeps a device's latest report and every event it carried (each once).

@@ -101,6 +101,12 @@ struct RolloutTests {
         let slow = Self.window(200, confidence: 0.9, nulls: 0.05, agreement: 0.95, latency: 12, seed: 6)
         #expect(RolloutGate.evaluate(plan, candidate: slow, baseline: baseline, paired: true, localRollbacks: [], refusals: [], now: 2_000).outcome == .rollback)
         #expect(RolloutGate.evaluate(plan, candidate: slow, baseline: baseline, paired: false, localRollbacks: [], refusals: [], now: 2_000).outcome == .promote)
+        // Technicians correct the candidate's answers far more often than the baseline's: rolled back.
+        var corrected = good, confirmed = baseline
+        corrected.categorical["correction"] = Array(repeating: "true", count: 20) + Array(repeating: "false", count: 20)
+        confirmed.categorical["correction"] = Array(repeating: "true", count: 2) + Array(repeating: "false", count: 38)
+        v = RolloutGate.evaluate(plan, candidate: corrected, baseline: confirmed, paired: true, localRollbacks: [], refusals: [], now: 2_000)
+        #expect(v.outcome == .rollback && v.reason.contains("correction"), "\(v.reason)")
         // Too little evidence: wait, then hold for a human once the step is old.
         let few = Self.window(12, confidence: 0.9, nulls: 0.05, agreement: 0.95, seed: 7)
         #expect(RolloutGate.evaluate(plan, candidate: few, baseline: baseline, localRollbacks: [], refusals: [], now: 1_100).outcome == .wait)
@@ -145,9 +151,22 @@ struct RolloutTests {
         #expect(try await store.modelArchive("command-en@0.2.0") == archive)
         #expect(try await store.modelArchive("nope@1") == nil)
 
+        var entries: [String: DeviceEntry] = [:]
         for name in ["a", "b", "c"] {
-            _ = try await store.addDevice(name: name, tokenHash: "h-\(name)", deviceID: nil, site: nil, hardware: nil)
+            entries[name] = try await store.addDevice(name: name, tokenHash: "h-\(name)", deviceID: "id-\(name)", site: nil, hardware: nil)
         }
+        // Technicians' verdicts on each model's answers, counted by model, device and time.
+        let labels: [[String: Any]] = [("correction", "command-en@0.2.0"), ("confirmation", "command-en@0.2.0"), ("correction", "command-en@0.2.0"),
+                                       ("confirmation", "command-en@0.1.0")].enumerated().map { k, v in
+            ["seq": k + 1, "wall": 100.0 + Double(k), "kind": "label",
+             "record": ["schema": 1, "utterance_id": "u-\(k)", "verdict": v.0, "label": "go", "model": v.1]]
+        }
+        let batch = try IngestBatch(body: Batches.json(device: "id-a", records: labels), encoding: nil, limits: IngestLimits())
+        _ = try await store.ingest(batch, device: entries["a"]!, receivedAt: 200)
+        #expect(try await store.corrections(model: "command-en@0.2.0", devices: ["a", "b"], since: 0).sorted() == ["false", "true", "true"])
+        #expect(try await store.corrections(model: "command-en@0.2.0", devices: ["a"], since: 101.5) == ["true"])
+        #expect(try await store.corrections(model: "command-en@0.2.0", devices: ["b"], since: 0).isEmpty)
+        #expect(try await store.corrections(model: "command-en@0.1.0", devices: ["a"], since: 0) == ["false"])
         let a = try await store.setGroup(device: "a", group: "g"), b = try await store.setGroup(device: "b", group: "g")
         let missing = try await store.setGroup(device: "zz", group: "g")
         #expect(a && b && !missing)
