@@ -138,6 +138,31 @@ echo "  the collector's dashboard (HTML + SVG, no JavaScript) is saved as $work/
 "$collector" export --db "$db" --no-record --out "$work/export.csv"
 head -3 "$work/export.csv" | cut -c1-150 | sed 's/^/  /'
 
+step "A quality-gated rollout to the demo box: shadow, then the switch (docs/ROLLOUT.md)"
+rm -rf "$work/store" "$work/bundle-0.2.0"
+"$earshot" models install Models/command/command-en --activate --store "$work/store"
+# The candidate: the shipped network as version 0.2.0 (a retrained model would arrive the same way).
+mkdir -p "$work/bundle-0.2.0" && cp Models/command/command-en/model.tflite "$work/bundle-0.2.0/"
+python3 -c 'import json, sys; m = json.load(open(sys.argv[1])); m["version"] = "0.2.0"; json.dump(m, open(sys.argv[2], "w"), indent=1)' \
+    Models/command/command-en/manifest.json "$work/bundle-0.2.0/manifest.json"
+"$collector" devices group bench --device demo-box --db "$db"
+"$collector" models push "$work/bundle-0.2.0" --db "$db"
+"$collector" rollout start command-en@0.2.0 --group bench --steps shadow,100 --interval 0s --min-samples 5 --baseline command-en@0.1.0 --id demo --db "$db"
+box() {   # the box hears the commands, then syncs: upload, poll, download, verify, install, follow the plan
+  "$earshot" run --audio Demo/audio/commands.flac --store "$work/store" --spool "$work/spool" > /dev/null 2>> "$work/rollout-run.log"
+  "$earshot" sync --now --spool "$work/spool" --store "$work/store" --collector "http://127.0.0.1:$cport" --token "$token" | grep '^rollout:'
+}
+"$earshot" sync --now --spool "$work/spool" --store "$work/store" --collector "http://127.0.0.1:$cport" --token "$token" | grep '^rollout:'
+for round in 1 2; do
+  box
+  "$collector" rollout evaluate --db "$db"
+  "$earshot" sync --now --spool "$work/spool" --store "$work/store" --collector "http://127.0.0.1:$cport" --token "$token" | grep '^rollout:'
+done
+"$earshot" models list --store "$work/store"
+"$collector" rollout show demo --db "$db"
+curl -s "http://127.0.0.1:$cport/rollouts/demo" > "$work/rollout.html"
+echo "  the rollout's page with every decision and its evidence is saved as $work/rollout.html"
+
 step "earshot transcribe $work/goforward.wav --grammar Demo/audio/goforward.gram (phrase-en, decoding constrained by the grammar)"
 "$earshot" transcribe "$work/goforward.wav" --grammar Demo/audio/goforward.gram --json
 
