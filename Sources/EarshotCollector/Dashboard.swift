@@ -275,7 +275,7 @@ public struct Dashboard: Sendable {
         .cards{display:flex;gap:12px;flex-wrap:wrap}.card{border:1px solid #ddd;border-radius:6px;padding:10px 14px;min-width:150px}
         .card .title{color:#666}.card .value{font-size:26px;font-weight:600}.muted{color:#777}
         table{border-collapse:collapse;width:100%}th,td{border-bottom:1px solid #eee;padding:4px 6px;text-align:left;vertical-align:top}
-        td.n{text-align:right;font-variant-numeric:tabular-nums}.bad{color:#c0271a}.good{color:#2b7a2b}tr.drifted{background:#fff1ee}
+        td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}.bad{color:#c0271a}.good{color:#2b7a2b}tr.drifted{background:#fff1ee}
         .charts{display:flex;flex-wrap:wrap;gap:10px}.chart{margin:0;border:1px solid #eee;border-radius:6px;padding:6px}
         .chart svg{width:360px;height:150px}.histogram .reference{fill:#bbb}.histogram .current,.trend .line{fill:none;stroke:#1f5fa8;stroke-width:2}
         .trend circle{fill:#1f5fa8}.axis{font-size:10px;fill:#666}.label{font-size:12px;font-weight:600;fill:#333}
