@@ -41,6 +41,7 @@ let package = Package(
         .systemLibrary(name: "CSndFile", pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev"])]),
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CSampleRate", pkgConfig: "samplerate", providers: [.apt(["libsamplerate0-dev"])]),
+        .systemLibrary(name: "CPocketSphinx", pkgConfig: "pocketsphinx", providers: [.apt(["libpocketsphinx-dev", "pocketsphinx-en-us"])]),
 
         // Libraries.
         .target(name: "EarshotMonitoring", swiftSettings: swiftSettings),
@@ -56,6 +57,7 @@ let package = Package(
                                                      .product(name: "Hummingbird", package: "hummingbird"),
                                                      .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
+        .target(name: "EarshotSphinx", dependencies: ["CPocketSphinx", "EarshotEdge", "EarshotRecognizer"], swiftSettings: swiftSettings),
         .target(name: "EarshotSpool", dependencies: ["EarshotMonitoring", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
         .target(name: "EarshotSync", dependencies: ["EarshotSpool", "EarshotMonitoring", "EarshotEdge", "EarshotBundles", "CZlib"], swiftSettings: swiftSettings),
         .target(name: "EarshotCollector", dependencies: ["EarshotMonitoring", "CZlib",
@@ -75,7 +77,7 @@ let package = Package(
         .executableTarget(
             name: "earshot",
             dependencies: [
-                "EarshotAudio", "EarshotMonitoring", "EarshotDSP", "EarshotInference", "EarshotRecognizer", "EarshotBundles", "EarshotVAD", "EarshotEdge", "EarshotServer", "EarshotConfig", "EarshotSpool", "EarshotSync",
+                "EarshotAudio", "EarshotMonitoring", "EarshotDSP", "EarshotInference", "EarshotRecognizer", "EarshotBundles", "EarshotVAD", "EarshotEdge", "EarshotServer", "EarshotConfig", "EarshotSpool", "EarshotSync", "EarshotSphinx",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings

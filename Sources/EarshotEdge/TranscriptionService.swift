@@ -14,6 +14,9 @@ public struct ServiceTranscript: Sendable {
         public var label: String
         public var confidence: Double
         public var topK: [LabelScore]?
+        public init(start: Double, end: Double, text: String, label: String, confidence: Double, topK: [LabelScore]?) {
+            self.start = start; self.end = end; self.text = text; self.label = label; self.confidence = confidence; self.topK = topK
+        }
     }
     public var text: String
     public var duration: Double
@@ -21,11 +24,27 @@ public struct ServiceTranscript: Sendable {
     public var words: [PhraseWord]
     /// `name@version` of the model that answered.
     public var model: String
+    public init(text: String, duration: Double, segments: [Segment], words: [PhraseWord], model: String) {
+        self.text = text; self.duration = duration; self.segments = segments; self.words = words; self.model = model
+    }
+}
+
+/// An engine that transcribes whole recordings for `earshot serve`: Earshot's own models, or another recogniser
+/// hosted beside them (PocketSphinx), chosen per request by the form's `model` field (`name` or `name@version`).
+public protocol Transcriber: AnyObject, Sendable {
+    var name: String { get }
+    var version: String { get }
+    /// `command`, `phrase`, `grammar`, `dictation`, …
+    var kind: String { get }
+    /// `name@version`.
+    var model: String { get }
+    /// Transcribes 16 kHz mono samples.
+    func transcribe(_ samples: [Int16]) throws -> ServiceTranscript
 }
 
 /// Transcribes whole recordings with a local model: the VAD finds the utterances, the recogniser reads each one.
 /// One recording at a time (the interpreters keep per-model scratch memory), so callers on many threads queue here.
-public final class TranscriptionService: @unchecked Sendable {
+public final class TranscriptionService: Transcriber, @unchecked Sendable {
     public let recognizer: LocalRecognizer
     private let detector: VoiceActivityDetector
     private let lock = NSLock()
@@ -36,6 +55,9 @@ public final class TranscriptionService: @unchecked Sendable {
     }
 
     public var model: String { "\(recognizer.manifest.name)@\(recognizer.manifest.version)" }
+    public var name: String { recognizer.manifest.name }
+    public var version: String { recognizer.manifest.version }
+    public var kind: String { recognizer.manifest.kind }
 
     /// Transcribes 16 kHz mono `samples`.
     public func transcribe(_ samples: [Int16]) throws -> ServiceTranscript {

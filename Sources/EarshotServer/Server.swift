@@ -28,20 +28,20 @@ public struct ServeConfiguration: Sendable {
 public final class TranscriptionEndpoint: Sendable {
     /// The models served; the first answers requests whose `model` names none of them (OpenAI clients send
     /// "whisper-1" by default).
-    public let services: [TranscriptionService]
-    public var service: TranscriptionService { services[0] }
+    public let services: [any Transcriber]
+    public var service: any Transcriber { services[0] }
     public let configuration: ServeConfiguration
     public let metrics: MetricsRegistry
     /// Recognition is blocking CPU work: it runs here, off the event loops, one recording at a time.
     private let work = DispatchQueue(label: "earshot-serve-recognizer")
 
-    public convenience init(service: TranscriptionService, configuration: ServeConfiguration, metrics: MetricsRegistry = MetricsRegistry()) {
+    public convenience init(service: any Transcriber, configuration: ServeConfiguration, metrics: MetricsRegistry = MetricsRegistry()) {
         self.init(services: [service], configuration: configuration, metrics: metrics)
     }
 
     /// Serves `services` (at least one), chosen per request by the `model` field: a bundle name (`phrase-en`) or
     /// name@version.
-    public init(services: [TranscriptionService], configuration: ServeConfiguration, metrics: MetricsRegistry = MetricsRegistry()) {
+    public init(services: [any Transcriber], configuration: ServeConfiguration, metrics: MetricsRegistry = MetricsRegistry()) {
         precondition(!services.isEmpty, "earshot serve needs a model")
         self.services = services
         self.configuration = configuration
@@ -54,7 +54,7 @@ public final class TranscriptionEndpoint: Sendable {
         metrics.declare("earshot_serve_audio_seconds_total", .counter, help: "Seconds of audio transcribed.")
         metrics.declare("earshot_serve_utterances_total", .counter, help: "Utterances found in transcribed audio.")
         metrics.declare("earshot_model_info", .gauge, help: "The model served (value 1).")
-        for s in services { metrics.set("earshot_model_info", ["model": s.model, "kind": s.recognizer.manifest.kind], to: 1) }
+        for s in services { metrics.set("earshot_model_info", ["model": s.model, "kind": s.kind], to: 1) }
         metrics.collectProcessMetrics()
     }
 
@@ -96,7 +96,7 @@ public final class TranscriptionEndpoint: Sendable {
         let name = file.filename ?? "file"
         let maximumSeconds = configuration.maximumSeconds
         let requested = form.text("model") ?? ""
-        let service = services.first { $0.model == requested || $0.recognizer.manifest.name == requested } ?? services[0]
+        let service = services.first { $0.model == requested || $0.name == requested } ?? services[0]
         let (transcript, recognitionSeconds): (ServiceTranscript, Double) = try await withCheckedThrowingContinuation { continuation in
             work.async { continuation.resume(with: Result { try Self.decodeAndTranscribe(file.body, name: name, maximumSeconds: maximumSeconds, service: service) }) }
         }
@@ -112,7 +112,7 @@ public final class TranscriptionEndpoint: Sendable {
     }
 
     /// Decodes an upload and transcribes it; returns the transcript and the seconds recognition took.
-    static func decodeAndTranscribe(_ data: Data, name: String, maximumSeconds: Double, service: TranscriptionService) throws -> (ServiceTranscript, Double) {
+    static func decodeAndTranscribe(_ data: Data, name: String, maximumSeconds: Double, service: any Transcriber) throws -> (ServiceTranscript, Double) {
         let decoded: [Int16]
         do { decoded = try AudioDecoder.pipelineSamples(from: data, name: name, maximumSeconds: maximumSeconds).samples } catch {
             throw ServeError(error.code == .tooLong ? .tooLarge : .unprocessable, error.description)
@@ -154,8 +154,7 @@ public final class TranscriptionEndpoint: Sendable {
         do {
             try authorize(authorization)
             let data: [[String: Any]] = services.map { s in
-                let m = s.recognizer.manifest
-                return ["id": m.name, "object": "model", "owned_by": "earshot", "version": m.version, "kind": m.kind]
+                ["id": s.name, "object": "model", "owned_by": "earshot", "version": s.version, "kind": s.kind]
             }
             return try Self.json(["object": "list", "data": data])
         } catch let error as ServeError { return Self.error(error) } catch { return Self.error(ServeError(.internalError, "\(error)")) }

@@ -3,6 +3,7 @@ import EarshotBundles
 import EarshotEdge
 import EarshotRecognizer
 import EarshotServer
+import EarshotSphinx
 import EarshotVAD
 import Foundation
 
@@ -20,6 +21,12 @@ extension Earshot {
             bound, one line on stderr says where: "earshot serve: listening on http://HOST:PORT …". With --token \
             (or $EARSHOT_SERVE_TOKEN) the /v1 routes require "Authorization: Bearer TOKEN". SIGINT or SIGTERM \
             stops it cleanly.
+
+            PocketSphinx (Debian's pocketsphinx-en-us, trained on real speech) can be served beside Earshot's models \
+            as a stronger teacher: --pocketsphinx adds dictation (model=pocketsphinx), --pocketsphinx-grammar FILE \
+            adds grammar mode (model=pocketsphinx:GRAMMAR-NAME), --pocketsphinx-commands a grammar of the served \
+            command model's labels (model=pocketsphinx:commands). It always answers with some sentence of its \
+            grammar: it cannot reject speech outside it.
             """)
 
         @Option(help: "Port to listen on (0: any free port, reported on stderr).") var port = 8080
@@ -31,6 +38,12 @@ extension Earshot {
         @Option(help: "Largest upload accepted, in MB.") var maxUploadMb = 25
         @Option(help: "Longest audio accepted, in seconds.") var maxSeconds = 600.0
         @Option(help: ArgumentHelp("Bearer token required on /v1 (default: $EARSHOT_SERVE_TOKEN; none: open).", valueName: "token")) var token: String?
+        @Flag(help: "Also serve PocketSphinx dictation (model=pocketsphinx).") var pocketsphinx = false
+        @Option(help: ArgumentHelp("Also serve PocketSphinx through this JSGF grammar (model=pocketsphinx:NAME); repeatable.", valueName: "file.gram"))
+        var pocketsphinxGrammar: [String] = []
+        @Flag(help: "Also serve PocketSphinx through a grammar of the command model's labels (model=pocketsphinx:commands).") var pocketsphinxCommands = false
+        @Option(help: ArgumentHelp("PocketSphinx's model directory.", valueName: "dir")) var pocketsphinxModel = PocketSphinxTranscriber.defaultModelDirectory
+        @Flag(help: "Make the first PocketSphinx engine answer requests whose model names none (instead of the first bundle).") var pocketsphinxDefault = false
 
         func validate() throws {
             guard (0...65_535).contains(port) else { throw ValidationError("--port must be within 0…65535.") }
@@ -38,7 +51,7 @@ extension Earshot {
         }
 
         func run() async throws {
-            let services = try reportingErrors { () throws -> [TranscriptionService] in
+            var services: [any Transcriber] = try reportingErrors { () throws -> [TranscriptionService] in
                 var services: [TranscriptionService] = []
                 for bundle in model.isEmpty ? [nil] : model.map(Optional.some) {
                     let (modelDirectory, vadDirectory) = try ModelLocator.recognitionAndVAD(model: bundle, grammar: grammar, vad: vad)
@@ -55,6 +68,25 @@ extension Earshot {
                 }
                 return services
             }
+            var engines: [any Transcriber] = []
+            do {
+                if pocketsphinx { engines.append(try PocketSphinxTranscriber(mode: .dictation, modelDirectory: pocketsphinxModel)) }
+                for path in pocketsphinxGrammar {
+                    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw SphinxError("cannot read the grammar \(path)") }
+                    let name = text.firstMatch(of: /grammar\s+([A-Za-z0-9_.\-]+)\s*;/).map { String($0.1) } ?? ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+                    engines.append(try PocketSphinxTranscriber(mode: .grammar(name: name, jsgf: text), modelDirectory: pocketsphinxModel))
+                }
+                if pocketsphinxCommands {
+                    guard let command = services.compactMap({ $0 as? TranscriptionService }).first(where: { $0.kind == "command" }) else {
+                        throw SphinxError("--pocketsphinx-commands needs a command model among those served")
+                    }
+                    let grammar = PocketSphinxTranscriber.commandGrammar(labels: command.recognizer.manifest.labels)
+                    engines.append(try PocketSphinxTranscriber(mode: .grammar(name: "commands", jsgf: grammar), modelDirectory: pocketsphinxModel))
+                }
+            } catch let error as SphinxError {
+                throw fail(error.message, error.message.contains("missing") || error.message.contains("cannot read") ? .inputMissing : .corruptInput)
+            }
+            services = pocketsphinxDefault ? engines + services : services + engines
             var configuration = ServeConfiguration()
             configuration.host = host
             configuration.port = port
