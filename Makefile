@@ -7,7 +7,7 @@ export PATH := /opt/swift/usr/bin:$(PATH)
 SWIFT_FLAGS ?=
 RELEASE_BIN := .build/release/earshot
 
-.PHONY: all deps deps-test build release demo test soak-spool bench-runtime bench-collector clean
+.PHONY: all deps deps-test build release demo test soak-spool bench-runtime bench-collector bench-teacher clean
 
 all: build
 
@@ -61,6 +61,9 @@ bench-collector: release deps-test
 	python3 Benchmarks/collector/ingest.py .build/release --db "$$(cat .build/postgres-url)?schema=bench_ingest_$$$$"
 	python3 Benchmarks/collector/dashboard.py .build/release --db sqlite:$$(mktemp -d)/dashboard.db
 	python3 Benchmarks/collector/dashboard.py .build/release --db "$$(cat .build/postgres-url)?schema=bench_dashboard_$$$$"
+
+bench-teacher: release
+	python3 Benchmarks/teacher/run.py .build/release
 
 clean:
 	rm -rf .build out
