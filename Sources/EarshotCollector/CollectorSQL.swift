@@ -43,7 +43,9 @@ enum CollectorSQL {
         SELECT d.name, d.device_id, d.site, d.hardware, d.created_at, d.revoked_at, CAST(COALESCE(SUM(s.stored), 0) AS BIGINT),
             CAST(COALESCE(SUM(s.duplicates), 0) AS BIGINT), CAST(COALESCE(SUM(s.skipped), 0) AS BIGINT),
             CAST(COALESCE(MAX(s.dropped), 0) AS BIGINT), CAST(COALESCE(MAX(s.corrupt), 0) AS BIGINT), MAX(s.last_seen),
-            CAST(COALESCE((SELECT SUM(r.records) FROM rollups r WHERE r.device_id = d.device_id), 0) AS BIGINT), d.fleet_group
+            CAST(COALESCE((SELECT SUM(r.records) FROM rollups r WHERE r.device_id = d.device_id), 0) AS BIGINT), d.fleet_group,
+            CAST((SELECT COUNT(*) FROM audio_clips a WHERE a.device = d.name) AS BIGINT),
+            CAST(COALESCE((SELECT SUM(a.size) FROM audio_clips a WHERE a.device = d.name), 0) AS BIGINT)
         FROM devices d LEFT JOIN streams s ON s.device_id = d.device_id GROUP BY d.name ORDER BY d.name
         """
 

@@ -87,6 +87,14 @@ enum CollectorSchema {
                     reason TEXT, rollout TEXT, PRIMARY KEY (device, time, event, bundle))
                 """,
             ]),
+            // Sampled utterance audio devices upload (opt-in on the device), kept with retention, for training exports.
+            (7, [
+                """
+                CREATE TABLE audio_clips (device TEXT NOT NULL, name TEXT NOT NULL, audio \(dialect == .sqlite ? "BLOB" : "BYTEA") NOT NULL,
+                    size \(integer) NOT NULL, sha256 TEXT NOT NULL, received \(real) NOT NULL, PRIMARY KEY (device, name))
+                """,
+                "CREATE INDEX audio_clips_by_age ON audio_clips (received)",
+            ]),
         ]
     }
 }

@@ -18,6 +18,8 @@ public struct CollectorConfiguration: Sendable {
     /// PEM files: with both, the collector speaks HTTPS only.
     public var tlsCertificate: String?
     public var tlsKey: String?
+    /// Uploaded utterance audio: accepted or not, sizes, retention.
+    public var audio = AudioLimits()
     public init() {}
 }
 
@@ -38,6 +40,7 @@ public final class CollectorServer: Sendable {
         metrics.declare("earshot_collector_records_duplicate_total", .counter, help: "Records sent again and not stored twice.")
         metrics.declare("earshot_collector_ingest_seconds", .histogram, help: "Time to check and store one batch.")
         metrics.declare("earshot_collector_page_seconds", .histogram, help: "Time to render one dashboard page.")
+        metrics.declare("earshot_collector_audio_bytes_total", .counter, help: "Bytes of utterance audio stored from devices.")
         metrics.declare("earshot_collector_rollout_polls_total", .counter, help: "Device rollout polls by the action assigned.")
         metrics.declare("earshot_collector_bundle_bytes_total", .counter, help: "Bundle bytes served in ranges (resumed downloads).")
         metrics.collectProcessMetrics()
@@ -139,6 +142,20 @@ public final class CollectorServer: Sendable {
         }
     }
 
+    /// Stores one sampled utterance clip a device uploads (`PUT /v1/audio/ID.flac`): 201 stored, 200 already there.
+    public func uploadClip(authorization: String?, file: String, body: Data) async -> Answer {
+        do throws(CollectorError) {
+            let device = try await authenticate(authorization)
+            try checkClipUpload(file: file, audio: body, limits: configuration.audio)
+            let stored = try await store.storeClip(device: device.name, name: "audio/" + file, audio: body, limits: configuration.audio,
+                                                   at: Date().timeIntervalSince1970)
+            metrics.increment("earshot_collector_audio_bytes_total", by: stored ? Double(body.count) : 0)
+            return Answer(status: stored ? 201 : 200, body: Data("{\"stored\":\(stored)}".utf8))
+        } catch {
+            return Self.error(error)
+        }
+    }
+
     /// One `bytes=` range (a start, optionally an end; no suffix ranges or lists) within `size`, inclusive.
     static func byteRange(_ header: String, size: Int) -> (Int, Int)? {
         guard header.hasPrefix("bytes=") else { return nil }
@@ -178,6 +195,16 @@ public final class CollectorServer: Sendable {
                 return Self.response(Self.error(.tooLarge("a rollout report is at most 1 MiB")))
             }
             return Self.response(await self.rolloutPoll(authorization: request.headers[.authorization], body: Data(buffer.readableBytesView)))
+        }
+        let clipLimit = configuration.audio.maximumClipBytes
+        router.put("/v1/audio/:file") { request, context -> Response in
+            var request = request
+            let buffer: ByteBuffer
+            do { buffer = try await request.collectBody(upTo: clipLimit) } catch {
+                return Self.response(Self.error(.tooLarge("a clip is at most \(clipLimit) bytes")))
+            }
+            return Self.response(await self.uploadClip(authorization: request.headers[.authorization], file: context.parameters.get("file") ?? "",
+                                                       body: Data(buffer.readableBytesView)))
         }
         router.get("/v1/models/:model/bundle") { request, context -> Response in
             let (answer, extra) = await self.bundle(authorization: request.headers[.authorization], id: context.parameters.get("model") ?? "",

@@ -58,12 +58,17 @@ public struct DeviceEntry: Sendable, Equatable, Codable {
     public var rolledUp: Int64 = 0
     /// The rollout group the device belongs to (`devices add --group`, `devices group`).
     public var group: String?
+    /// Sampled utterance clips the collector keeps for this device, and their bytes.
+    public var audioClips: Int64 = 0
+    public var audioBytes: Int64 = 0
 
     public init(name: String, deviceID: String?, site: String?, hardware: String?, createdAt: Double, revokedAt: Double? = nil,
                 records: Int64 = 0, duplicates: Int64 = 0, skipped: Int64 = 0, dropped: Int64 = 0, corrupt: Int64 = 0, lastSeen: Double? = nil,
-                rolledUp: Int64 = 0, group: String? = nil) {
+                rolledUp: Int64 = 0, group: String? = nil, audioClips: Int64 = 0, audioBytes: Int64 = 0) {
         self.rolledUp = rolledUp
         self.group = group
+        self.audioClips = audioClips
+        self.audioBytes = audioBytes
         self.name = name; self.deviceID = deviceID; self.site = site; self.hardware = hardware; self.createdAt = createdAt
         self.revokedAt = revokedAt; self.records = records; self.duplicates = duplicates; self.skipped = skipped
         self.dropped = dropped; self.corrupt = corrupt; self.lastSeen = lastSeen
@@ -71,6 +76,7 @@ public struct DeviceEntry: Sendable, Equatable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case name, site, hardware, records, duplicates, skipped, dropped, corrupt, group
+        case audioClips = "audio_clips", audioBytes = "audio_bytes"
         case deviceID = "device_id", createdAt = "created_at", revokedAt = "revoked_at", lastSeen = "last_seen", rolledUp = "rolled_up"
     }
 
@@ -91,6 +97,8 @@ public struct DeviceEntry: Sendable, Equatable, Codable {
         try c.encode(lastSeen, forKey: .lastSeen)
         try c.encode(rolledUp, forKey: .rolledUp)
         try c.encode(group, forKey: .group)
+        try c.encode(audioClips, forKey: .audioClips)
+        try c.encode(audioBytes, forKey: .audioBytes)
     }
 }
 

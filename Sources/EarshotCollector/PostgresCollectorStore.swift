@@ -72,8 +72,9 @@ final class PostgresCollectorStore: CollectorStore {
     func migrate() async throws(CollectorError) -> [Int] {
         let logger = logger
         return try await transaction { connection in
-            // One migrator at a time across every collector process sharing the database.
-            try await connection.query("SELECT pg_advisory_xact_lock(7274617268)", logger: logger)
+            // One migrator at a time per schema across every collector process sharing the database (schemas of their
+            // own, such as the tests', migrate side by side).
+            try await connection.query("SELECT pg_advisory_xact_lock(727461726, hashtext(current_schema()))", logger: logger)
             try await connection.query("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at DOUBLE PRECISION NOT NULL)",
                                        logger: logger)
             var applied = Set<Int>()
@@ -95,7 +96,7 @@ final class PostgresCollectorStore: CollectorStore {
         let entry = DeviceEntry(name: name, deviceID: deviceID, site: site, hardware: hardware, createdAt: Date().timeIntervalSince1970)
         let logger = logger
         return try await transaction { connection in
-            try await connection.query("SELECT pg_advisory_xact_lock(7274617269)", logger: logger)
+            try await connection.query("SELECT pg_advisory_xact_lock(727461727, hashtext(current_schema()))", logger: logger)
             if try await connection.query("SELECT 1 FROM devices WHERE name = \(name)", logger: logger).collect().count > 0 {
                 throw CollectorError.conflict("a device named \(name) exists already (revoke it, or choose another name)")
             }
@@ -120,7 +121,8 @@ final class PostgresCollectorStore: CollectorStore {
                                           records: try cells[6].decode(Int64.self), duplicates: try cells[7].decode(Int64.self),
                                           skipped: try cells[8].decode(Int64.self), dropped: try cells[9].decode(Int64.self),
                                           corrupt: try cells[10].decode(Int64.self), lastSeen: try cells[11].decode(Double?.self),
-                                          rolledUp: try cells[12].decode(Int64.self), group: try cells[13].decode(String?.self)))
+                                          rolledUp: try cells[12].decode(Int64.self), group: try cells[13].decode(String?.self),
+                                          audioClips: try cells[14].decode(Int64.self), audioBytes: try cells[15].decode(Int64.self)))
             } catch { throw failure(error) }
         }
         return result
@@ -359,7 +361,12 @@ final class PostgresCollectorStore: CollectorStore {
                     guard cell.bytes != nil else { return nil }
                     switch cell.dataType {
                     case .int2, .int4, .int8: return .integer(try cell.decode(Int64.self))
-                    case .float4, .float8, .numeric: return .real(try cell.decode(Double.self))
+                    case .float4, .float8: return .real(try cell.decode(Double.self))
+                    case .numeric:
+                        // SUM over integers is NUMERIC in PostgreSQL: whole values come back as integers.
+                        let text = try cell.decode(String.self)
+                        if let whole = Int64(text) { return .integer(whole) }
+                        return Double(text).map { .real($0) }
                     case .bytea: return .bytes(Data(try cell.decode(ByteBuffer.self).readableBytesView))
                     default: return .text(try cell.decode(String.self))
                     }

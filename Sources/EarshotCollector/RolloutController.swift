@@ -178,7 +178,8 @@ public struct RolloutController: Sendable {
         baselineCorrections.categorical["correction"] = try await store.corrections(model: plan.baseline ?? "", devices: baselineDevices,
                                                                                     since: paired ? plan.stepStartedAt : plan.createdAt)
         var rollbacks: [String] = [], refusals: [String] = []
-        for (device, event) in try await store.deviceEvents(bundle: plan.model, since: plan.createdAt) {
+        // Device event times are whole seconds: from the second the rollout began.
+        for (device, event) in try await store.deviceEvents(bundle: plan.model, since: plan.createdAt.rounded(.down)) {
             if event.event == "auto-rollback" { rollbacks.append("\(device): \(event.reason ?? "thresholds breached")") }
             if event.event == "refused" { refusals.append("\(device): \(event.reason ?? "did not verify")") }
         }

@@ -76,7 +76,7 @@ final class SQLiteCollectorStore: CollectorStore {
         try await read { db in
             try Row.fetchAll(db, sql: CollectorSQL.deviceList).map { row in
                 DeviceEntry(name: row[0], deviceID: row[1], site: row[2], hardware: row[3], createdAt: row[4], revokedAt: row[5], records: row[6],
-                            duplicates: row[7], skipped: row[8], dropped: row[9], corrupt: row[10], lastSeen: row[11], rolledUp: row[12], group: row[13])
+                            duplicates: row[7], skipped: row[8], dropped: row[9], corrupt: row[10], lastSeen: row[11], rolledUp: row[12], group: row[13], audioClips: row[14], audioBytes: row[15])
             }
         }
     }

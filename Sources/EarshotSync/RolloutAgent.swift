@@ -105,7 +105,9 @@ public final class RolloutAgent: @unchecked Sendable {
         var state = Self.load(store)
         let slots: SlotState?
         do { slots = try store.state() } catch { throw SyncError(.local, error.message) }
-        let history = (slots?.history ?? []).filter { $0.time.timeIntervalSince1970 > state.reportedThrough }
+        // Slot times have whole seconds, so an event in the same second as the last one reported goes again (the collector
+        // stores each event once); `>` would lose it.
+        let history = (slots?.history ?? []).filter { $0.time.timeIntervalSince1970 >= state.reportedThrough }
         let events = history.map { Event(time: $0.time.timeIntervalSince1970, event: $0.event, bundle: $0.bundle, reason: $0.reason, rollout: state.rollout) }
             + state.pending
         var report: [String: Any] = ["device_id": deviceID]

@@ -12,6 +12,11 @@ extension Collector {
             model, source, label, audio, the numeric input/output/software columns, the 0/1 flags, and record (the JSON \
             as the device sent it). The file opens with `earshot-collector drift --reference/--current`. Rows stream \
             from the database oldest first; memory stays flat whatever the size.
+
+            With --for-training, --out is a new directory: every decision whose audio the device kept and uploaded, \
+            as clips/DEVICE/ID.flac, with manifest.jsonl (one clip per line: label, provenance, confidence, device, \
+            site, hardware, group, the input statistics) and dataset.json (counts). The label is the best there is: a \
+            technician's correction, then a confirmation, then the cloud teacher's answer, then the local model's.
             """)
         @OptionGroup var database: DatabaseOptions
         @Option(name: .shortAndLong, help: ArgumentHelp("The CSV file to write (- for stdout).", valueName: "file")) var out = "-"
@@ -21,6 +26,14 @@ extension Collector {
         @Option(help: ArgumentHelp("Before this time.", valueName: "time")) var until: String?
         @Option(help: "Only records of this kind (decision or label).") var kind: String?
         @Flag(help: "Leave out the record's JSON column.") var noRecord = false
+        @Flag(help: "Write a training dataset (clips, manifest.jsonl, dataset.json) into the new directory --out.") var forTraining = false
+        @Option(help: "With --for-training: only devices of this site.") var site: String?
+        @Option(help: "With --for-training: only devices with this hardware tag.") var hardware: String?
+        @Option(help: "With --for-training: only devices of this rollout group.") var group: String?
+        @Option(name: [.customLong("min-confidence"), .customLong("min-agreement")],
+                help: "With --for-training: only labels at least this confident (a technician's counts as 1).") var minConfidence = 0.0
+        @Option(help: "With --for-training: only these label sources (technician-correction, technician-confirmation, cloud-teacher, local-model; comma-separated).")
+        var provenance: String?
 
         static func time(_ text: String?, _ flag: String) throws -> Double? {
             guard let text else { return nil }
@@ -30,6 +43,10 @@ extension Collector {
         }
 
         func run() async throws {
+            if forTraining { return try await training() }
+            if site != nil || hardware != nil || group != nil || provenance != nil || minConfidence > 0 {
+                throw fail("--site, --hardware, --group, --min-confidence and --provenance go with --for-training", .usage)
+            }
             var filter = ExportFilter()
             filter.device = device
             filter.model = model
@@ -48,6 +65,35 @@ extension Collector {
             let count = try await database.using { store throws(CollectorError) in try await store.export(filter) { try writer.write($0) } }
             try writer.finish()
             if out != "-" { FileHandle.standardError.write(Data("earshot-collector: exported \(count) records to \(out)\n".utf8)) }
+        }
+
+        func training() async throws {
+            guard out != "-" else { throw fail("--for-training writes a directory: give it with --out DIR", .usage) }
+            guard kind == nil, model == nil else { throw fail("--kind and --model do not go with --for-training", .usage) }
+            var selection = TrainingExport.Selection()
+            selection.since = try Self.time(since, "--since")
+            selection.until = try Self.time(until, "--until")
+            selection.device = device
+            selection.site = site
+            selection.hardware = hardware
+            selection.group = group
+            selection.minimumConfidence = minConfidence
+            if let provenance {
+                var wanted = Set<TrainingExport.Provenance>()
+                for name in provenance.split(separator: ",") {
+                    guard let p = TrainingExport.Provenance(rawValue: String(name)) else {
+                        throw fail("--provenance takes \(TrainingExport.Provenance.allCases.map(\.rawValue).joined(separator: ", ")), not \(name)", .usage)
+                    }
+                    wanted.insert(p)
+                }
+                selection.provenances = wanted
+            }
+            let summary = try await database.using(status: { $0.status == 2 ? .usage : .unavailable }) { store throws(CollectorError) in
+                try await TrainingExport(store: store).write(to: out, selection: selection)
+            }
+            let sources = summary.byProvenance.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+            FileHandle.standardError.write(Data("earshot-collector: \(summary.clips) clips to \(out) (\(sources.isEmpty ? "none" : sources)); \(summary.missingAudio) without uploaded audio, \(summary.belowConfidence) below the confidence floor\n".utf8))
+            print(out + "/manifest.jsonl")
         }
     }
 }

@@ -16,12 +16,16 @@ extension Collector {
         @Option(help: "A YAML config with an `alarms:` section: its rules are evaluated every interval while serving.") var config: String?
         @Option(help: "Require this token for the dashboard (Authorization: Bearer, or ?token=); default $EARSHOT_DASHBOARD_TOKEN.") var dashboardToken: String?
         @Option(help: "Rows per drift window on the dashboard.") var dashboardWindow = 200
+        @Flag(help: "Refuse utterance audio from devices (403); by default sampled clips are kept with retention.") var noAudio = false
+        @Option(help: "Days uploaded audio is kept.") var audioRetentionDays = 30.0
+        @Option(help: "Most megabytes of audio kept per device; the oldest clips go first.") var audioMaxMbPerDevice = 200.0
         @Option(help: "Run the rollout quality gate every this many seconds (0: never; give it to one collector of a pool).") var rolloutCheck = 60.0
         @Option(help: ArgumentHelp("A PEM certificate chain: serve HTTPS (needs --tls-key).", valueName: "file")) var tlsCert: String?
         @Option(help: ArgumentHelp("The PEM private key for --tls-cert.", valueName: "file")) var tlsKey: String?
 
         func validate() throws {
             guard (0...65_535).contains(port) else { throw ValidationError("--port must be 0–65535.") }
+            guard audioRetentionDays > 0, audioMaxMbPerDevice > 0 else { throw ValidationError("--audio-retention-days and --audio-max-mb-per-device must be positive.") }
             guard rolloutCheck >= 0 else { throw ValidationError("--rollout-check must be 0 or more seconds.") }
             guard maxBodyMb > 0, maxRecords > 0 else { throw ValidationError("--max-body-mb and --max-records must be positive.") }
         }
@@ -38,6 +42,9 @@ extension Collector {
             configuration.dashboardWindow = dashboardWindow
             configuration.tlsCertificate = tlsCert
             configuration.tlsKey = tlsKey
+            configuration.audio.accept = !noAudio
+            configuration.audio.retentionDays = audioRetentionDays
+            configuration.audio.maximumDeviceBytes = Int(audioMaxMbPerDevice * 1_048_576)
             let server = CollectorServer(store: store, configuration: configuration)
             do { _ = try server.tlsConfiguration() } catch {
                 await store.close()

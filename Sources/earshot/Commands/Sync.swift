@@ -28,12 +28,15 @@ extension Earshot {
         @Option(help: "Give up after this many seconds of failures (the backlog stays for next time).") var timeout = 300.0
         @OptionGroup var models: StoreOptions
         @Flag(help: "Do not poll for a rollout assignment.") var noRollout = false
+        @Flag(help: "Also upload the utterance audio `earshot run --keep-audio` kept in the spool (each clip once, oldest first).") var uploadAudio = false
+        @Option(help: "With --upload-audio: most megabytes of audio sent per run (the rest waits for the next).") var audioLimitMb: Double?
         @Option(help: ArgumentHelp("Download at most this many bundle bytes per run (metered links); the next run resumes.", valueName: "bytes")) var downloadLimit: Int?
 
         func validate() throws {
             guard now else { throw ValidationError("Only --now is available: run `earshot sync --now` (from a timer, or after `earshot run`).") }
             guard timeout > 0 else { throw ValidationError("--timeout must be positive.") }
             if let downloadLimit, downloadLimit <= 0 { throw ValidationError("--download-limit must be positive.") }
+            if let audioLimitMb, audioLimitMb <= 0 { throw ValidationError("--audio-limit-mb must be positive.") }
         }
 
         func run() throws {
@@ -71,6 +74,18 @@ extension Earshot {
             }
             if terminal { FileHandle.standardError.write(Data("\n".utf8)) }
             let status = (try? spool.status())
+            if uploadAudio {
+                let uploader = AudioUploader(spoolDirectory: spool.configuration.directory, collector: url, token: token)
+                uploader.budget = audioLimitMb.map { Int($0 * 1_048_576) }
+                do throws(SyncError) {
+                    let p = try uploader.upload()
+                    print("audio: \(p.uploaded) clips uploaded (\(p.bytes) bytes), \(p.refused) refused, \(p.waiting) waiting")
+                } catch {
+                    // The decisions are synced; the audio waits for the next run.
+                    FileHandle.standardError.write(Data("sync: audio upload stopped: \(error.message); the clips wait for the next sync\n".utf8))
+                    print("audio: upload stopped (\(error.kind.rawValue)): \(error.message)")
+                }
+            }
             if !noRollout {
                 try pollRollout(url: url, token: token, deviceID: spool.deviceID, deadline: deadline)
             }
