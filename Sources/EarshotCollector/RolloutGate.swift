@@ -120,22 +120,12 @@ public enum RolloutGate {
             verdict.reason = "\(refusals.count) device(s) refused the bundle: \(refusals.prefix(3).joined(separator: "; "))"
             return verdict
         }
-        if evidence < plan.minimumSamples {
-            if elapsed >= plan.holdAfter {
-                verdict.outcome = .hold
-                verdict.reason = "inconclusive: \(evidence) candidate decisions after \(Int(elapsed)) s, \(plan.minimumSamples) needed"
-            } else {
-                verdict.reason = "waiting for evidence: \(evidence) of \(plan.minimumSamples) candidate decisions"
-            }
-            return verdict
-        }
-        if step.mode == .canary && baseline.count < plan.minimumSamples {
-            if elapsed >= plan.holdAfter {
-                verdict.outcome = .hold
-                verdict.reason = "inconclusive: only \(baseline.count) baseline decisions to compare with"
-            } else {
-                verdict.reason = "waiting for baseline decisions: \(baseline.count) of \(plan.minimumSamples)"
-            }
+        // Too little evidence waits, and is held for a human ("inconclusive") once the step is older than `holdAfter`.
+        for (count, what) in [(evidence, "candidate"), (step.mode == .canary ? baseline.count : plan.minimumSamples, "baseline")]
+        where count < plan.minimumSamples {
+            verdict.outcome = elapsed >= plan.holdAfter ? .hold : .wait
+            verdict.reason = (elapsed >= plan.holdAfter ? "inconclusive: \(count) \(what) decisions after \(Int(elapsed)) s, "
+                                : "waiting for evidence: \(count) \(what) decisions, ") + "\(plan.minimumSamples) needed"
             return verdict
         }
         if elapsed < plan.interval {
