@@ -148,4 +148,47 @@ struct TrainingExportTests {
         #expect(mixed.status == 64)
         #expect(server.terminate() == 0)
     }
+
+    /// The recipe takes an export next to its synthetic data: clips cut to the labelling rules, features from the
+    /// frontend, and the split made by device, so no test speaker or microphone is in training.
+    @Test func theCommandRecipeReadsAnExportSplitByDevice() throws {
+        let python = Fixtures.packageRoot + "/.venv-oracles/bin/python"
+        try #require(FileManager.default.isExecutableFile(atPath: python), "make test makes .venv-oracles (scripts/oracles/install-venv.sh)")
+        let box = try Self.box("sqlite", "training-recipe")
+        defer { try? FileManager.default.removeItem(atPath: box.directory) }
+        let server = try ServeProcess(["--db", box.db], program: Programs.collector)
+        var tokens = [box.token]
+        for name in ["van-2", "van-3", "van-4"] {
+            let added = try Programs.run(Programs.collector, ["devices", "add", name, "--site", "south", "--db", box.db])
+            tokens.append(added.stdout.split(separator: "\n").last.map(String.init) ?? "")
+        }
+        for (k, token) in tokens.enumerated() {
+            let spool = box.directory + "/spool-\(k)"
+            #expect(try Programs.earshot(["run", "--audio", Self.commands, "--spool", spool, "--keep-audio", "1"]).status == 0)
+            let sync = try Programs.earshot(["sync", "--now", "--spool", spool, "--collector", server.base, "--token", token, "--upload-audio", "--no-rollout"])
+            #expect(sync.status == 0, "\(sync.stderr)")
+        }
+        let export = box.directory + "/export", data = box.directory + "/data"
+        #expect(try Programs.run(Programs.collector, ["export", "--for-training", "--out", export, "--db", box.db]).status == 0)
+        let recipe = try Programs.run(python, [Fixtures.packageRoot + "/Models/command/recipe/deployment.py", "--export", export, "--out", data,
+                                                "--earshot", Programs.earshot, "--test-share", "0.25"])
+        #expect(recipe.status == 0, "\(recipe.stderr)")
+        func facts(_ split: String) throws -> [[String: Any]] {
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: data + "/\(split)_facts.json"))) as? [[String: Any]] ?? []
+        }
+        let train = try facts("deployment_train"), test = try facts("deployment_test")
+        let trainDevices = Set(train.compactMap { $0["device"] as? String }), testDevices = Set(test.compactMap { $0["device"] as? String })
+        #expect(trainDevices.count == 3 && testDevices.count == 1 && trainDevices.isDisjoint(with: testDevices), "\(trainDevices) \(testDevices)")
+        let manifest = try String(contentsOfFile: export + "/manifest.jsonl", encoding: .utf8).split(separator: "\n")
+        #expect(train.count + test.count == manifest.count)
+        let vocabulary = Set(["silence", "unknown", "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "oh", "yes", "no",
+                              "stop", "go", "start", "cancel", "repeat", "next", "back", "up", "down", "left", "right", "on", "off", "status", "help",
+                              "confirm", "forward", "backward", "meters"])
+        #expect((train + test).allSatisfy { vocabulary.contains($0["label"] as? String ?? "") })
+        // The features are the frontend's: 49 frames × 40 channels of 16-bit values per clip (numpy's .npy header, then data).
+        let features = try Data(contentsOf: URL(fileURLWithPath: data + "/deployment_train_features.npy"))
+        let header = String(decoding: features.prefix(128), as: UTF8.self)
+        #expect(header.contains("'shape': (\(train.count), 49, 40)") && header.contains("<u2"), "\(header)")
+        #expect(server.terminate() == 0)
+    }
 }

@@ -119,6 +119,9 @@ def main():
                         help="loss weight of unknown clips: below 1 so that unfamiliar voices saying a command are not "
                              "pushed into the catch-all class (the error analysis of 0.1.0-rc: 49 %% of flite's clean "
                              "commands went to unknown); the threshold then keeps out-of-vocabulary speech out")
+    parser.add_argument("--deployment-weight", type=float, default=0.0,
+                        help="also train on deployment_train (recipe/deployment.py: clips the fleet exported, split by "
+                             "device), each clip weighing this much against a synthetic one; 0 leaves them out")
     parser.add_argument("--convert-only", action="store_true",
                         help="skip training: reload the float weights saved by the last run, then quantise and calibrate")
     args = parser.parse_args()
@@ -129,6 +132,15 @@ def main():
     tf.config.threading.set_inter_op_parallelism_threads(1)
 
     train_x, train_y, _ = load(args.data, "train")
+    deployed = np.zeros(len(train_x), dtype=bool)
+    if args.deployment_weight > 0:
+        if not os.path.exists(os.path.join(args.data, "deployment_train_facts.json")):
+            sys.exit(f"--deployment-weight needs {args.data}/deployment_train_* (run recipe/deployment.py --export DIR first)")
+        deploy_x, deploy_y, deploy_facts = load(args.data, "deployment_train")
+        print(f"deployment data: {len(deploy_x)} clips from {len({f['device'] for f in deploy_facts})} devices, weight {args.deployment_weight}",
+              flush=True)
+        train_x, train_y = np.concatenate([train_x, deploy_x]), np.concatenate([train_y, deploy_y])
+        deployed = np.concatenate([deployed, np.ones(len(deploy_x), dtype=bool)])
     val_x, val_y, val_facts = load(args.data, "validation")
     rng = np.random.default_rng(SEED)
     model = build_model(tf, args.width)
@@ -144,6 +156,7 @@ def main():
         order = rng.permutation(len(train_x))
         x = as_float(spec_augment(train_x[order], rng))
         weights = np.where(train_y[order] == L.LABELS.index("unknown"), args.unknown_weight, 1.0).astype(np.float32)
+        weights *= np.where(deployed[order], args.deployment_weight, 1.0).astype(np.float32)
         history = model.fit(x, train_y[order], sample_weight=weights, batch_size=100, epochs=1, verbose=0, shuffle=False)
         val_logits = model.predict(as_float(val_x), verbose=0, batch_size=500)
         accuracy = float(np.mean(val_logits.argmax(1) == val_y))
