@@ -107,7 +107,7 @@ let package = Package(
                     swiftSettings: swiftSettings),
         .testTarget(name: "EarshotServerTests", dependencies: ["EarshotServer", "EarshotEdge", "EarshotTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "EarshotSpoolTests", dependencies: ["EarshotSpool", "EarshotMonitoring", "EarshotTestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "EarshotSyncTests", dependencies: ["EarshotSync", "EarshotSpool", "EarshotTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "EarshotSyncTests", dependencies: ["EarshotSync", "EarshotSpool", "EarshotEdge", "EarshotTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "EarshotCollectorTests", dependencies: ["EarshotCollector", "EarshotMonitoring", "EarshotSync", "EarshotSpool",
                                                                   "EarshotTestSupport", "EarshotBundles", "EarshotEdge", "EarshotAudio", "earshot-collector", "earshot"],
                     swiftSettings: swiftSettings),

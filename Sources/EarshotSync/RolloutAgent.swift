@@ -188,6 +188,8 @@ public final class RolloutAgent: @unchecked Sendable {
             }
         case "shadow", "canary", "activate":
             guard let model = a.model else { throw SyncError(.transient, "rollout poll: an assignment without a model") }
+            // The id names files here: NAME@VERSION of safe characters only, whatever the collector says.
+            guard Self.isBundleID(model) else { throw SyncError(.permanent, "rollout poll: \(model.prefix(80)) is not a bundle id (NAME@VERSION)") }
             // A device that rolled this candidate back on its own keeps it off; the collector heard why in the report.
             if (slots?.history ?? []).contains(where: { $0.event == "auto-rollback" && $0.bundle == model }) && a.action != "activate" {
                 outcome.message = "\(model) was rolled back here by the device's own thresholds; not reinstalled"
@@ -242,6 +244,23 @@ public final class RolloutAgent: @unchecked Sendable {
         return outcome
     }
 
+    /// NAME@VERSION with letters, digits, '.', '_', '-' and '+' only, not starting with '.': safe as a file name.
+    public static func isBundleID(_ id: String) -> Bool {
+        let parts = id.split(separator: "@", omittingEmptySubsequences: false)
+        return parts.count == 2 && id.count <= 128 && !id.hasPrefix(".")
+            && parts.allSatisfy { !$0.isEmpty && $0.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "._-+".contains($0)) } }
+    }
+
+    /// The bundle's URL on the collector: relative to it, and never another host (the request carries the token).
+    public func bundleLocation(_ path: String) throws(SyncError) -> URL {
+        let root = base.absoluteString.hasSuffix("/") ? base : base.appendingPathComponent("")
+        guard let target = URL(string: path, relativeTo: root)?.absoluteURL, target.scheme == root.scheme, target.host == root.host,
+              target.port == root.port else {
+            throw SyncError(.permanent, "the bundle URL \(path.prefix(120)) is not on the collector \(base.absoluteString)")
+        }
+        return target
+    }
+
     /// Fetches the bundle archive into `downloads/` with HTTP ranges, resuming a partial file; returns the complete,
     /// hash-checked archive's path, or nil when the per-poll limit stopped it first.
     private func download(_ a: Assignment, state: inout State) throws(SyncError) -> (path: String?, bytes: Int, total: Int) {
@@ -272,9 +291,7 @@ public final class RolloutAgent: @unchecked Sendable {
                 guard fetched < limit else { return (nil, fetched, have) }
                 end = min(end, have + (limit - fetched) - 1)
             }
-            guard let target = URL(string: url, relativeTo: base.absoluteString.hasSuffix("/") ? base : base.appendingPathComponent("")) else {
-                throw SyncError(.permanent, "the bundle URL \(url) is not usable")
-            }
+            let target = try bundleLocation(url)
             var request = URLRequest(url: target, timeoutInterval: timeout)
             request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
             request.setValue("bytes=\(have)-\(end)", forHTTPHeaderField: "Range")
