@@ -41,7 +41,6 @@ let package = Package(
         .systemLibrary(name: "CSndFile", pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev"])]),
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CSampleRate", pkgConfig: "samplerate", providers: [.apt(["libsamplerate0-dev"])]),
-        .systemLibrary(name: "CPocketSphinx", pkgConfig: "pocketsphinx", providers: [.apt(["libpocketsphinx-dev", "pocketsphinx-en-us"])]),
 
         // Libraries.
         .target(name: "EarshotMonitoring", swiftSettings: swiftSettings),
@@ -57,6 +56,7 @@ let package = Package(
                                                      .product(name: "Hummingbird", package: "hummingbird"),
                                                      .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
+        .target(name: "CPocketSphinx", linkerSettings: [.linkedLibrary("dl")]),
         .target(name: "EarshotSphinx", dependencies: ["CPocketSphinx", "EarshotEdge", "EarshotRecognizer"], swiftSettings: swiftSettings),
         .target(name: "EarshotSpool", dependencies: ["EarshotMonitoring", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
         .target(name: "EarshotSync", dependencies: ["EarshotSpool", "EarshotMonitoring", "EarshotEdge", "EarshotBundles", "CZlib"], swiftSettings: swiftSettings),

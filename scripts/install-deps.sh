@@ -3,9 +3,9 @@
 # Says what it checks and what it installs. Usage: scripts/install-deps.sh [build|test|demo]
 set -euo pipefail
 
-packages=(pkg-config libasound2-dev libsndfile1-dev libsamplerate0-dev libsqlite3-dev zlib1g-dev libpocketsphinx-dev pocketsphinx-en-us alsa-utils sox)
+packages=(pkg-config libasound2-dev libsndfile1-dev libsamplerate0-dev libsqlite3-dev zlib1g-dev alsa-utils sox)
 case "${1:-build}" in
-  test) packages+=(espeak-ng flite python3 python3-venv systemd postgresql chromium curl openssl util-linux) ;;
+  test) packages+=(espeak-ng flite python3 python3-venv systemd postgresql chromium curl openssl util-linux libpocketsphinx3 pocketsphinx-en-us) ;;
   demo) packages+=(espeak-ng flite python3 python3-venv systemd curl) ;;
 esac
 

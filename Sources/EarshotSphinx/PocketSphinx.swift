@@ -30,8 +30,8 @@ public final class PocketSphinxTranscriber: Transcriber, @unchecked Sendable {
     public let name: String
     public let version = "5prealpha"
     public var kind: String { if case .dictation = mode { "dictation" } else { "grammar" } }
-    private let decoder: OpaquePointer
-    private let config: OpaquePointer
+    private let decoder: UnsafeMutableRawPointer
+    private let config: UnsafeMutableRawPointer
     private let lock = NSLock()
 
     /// Loads the acoustic model, dictionary and (for dictation) language model from `modelDirectory`.
@@ -45,33 +45,36 @@ public final class PocketSphinxTranscriber: Transcriber, @unchecked Sendable {
         for path in [acoustic + "/mdef", dictionary] + (mode == .dictation ? [language] : []) where !FileManager.default.fileExists(atPath: path) {
             throw SphinxError("PocketSphinx's model is missing: \(path) (install pocketsphinx-en-us, or give --pocketsphinx-model DIR)")
         }
-        earshot_sphinx_quiet()
+        var message = [CChar](repeating: 0, count: 512)
+        guard earshot_sphinx_load(&message, Int32(message.count)) == 0 else {
+            throw SphinxError(String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        }
         var arguments = ["earshot", "-hmm", acoustic, "-dict", dictionary, "-samprate", "16000", "-bestpath", "yes"]
         if mode == .dictation { arguments += ["-lm", language] }
-        let parsed: OpaquePointer? = Self.withCStrings(arguments) { argv in cmd_ln_parse_r(nil, ps_args(), Int32(arguments.count), argv, 1) }
+        let parsed = Self.withCStrings(arguments) { argv in earshot_sphinx_config(Int32(arguments.count), argv) }
         guard let parsed else { throw SphinxError("PocketSphinx refused its settings (\(arguments.dropFirst().joined(separator: " ")))") }
-        guard let decoder = ps_init(parsed) else {
-            cmd_ln_free_r(parsed)
+        guard let decoder = earshot_sphinx_init(parsed) else {
+            earshot_sphinx_config_free(parsed)
             throw SphinxError("PocketSphinx could not load its model from \(modelDirectory)")
         }
         config = parsed
         self.decoder = decoder
         if case .grammar(let grammar, let jsgf) = mode {
             // The JSGF parser reports problems only through the (silenced) log, so the words are checked here first.
-            let missing = Self.grammarWords(jsgf).filter { ps_lookup_word(decoder, $0) == nil }
             // (Every stored property is set, so a throw from here on runs deinit, which frees the decoder.)
+            let missing = Self.grammarWords(jsgf).filter { earshot_sphinx_has_word(decoder, $0) == 0 }
             guard missing.isEmpty else {
                 throw SphinxError("grammar \(grammar): PocketSphinx's dictionary has no \(missing.sorted().joined(separator: ", "))")
             }
-            guard ps_set_jsgf_string(decoder, grammar, jsgf) == 0, ps_set_search(decoder, grammar) == 0 else {
+            guard earshot_sphinx_set_jsgf(decoder, grammar, jsgf) == 0 else {
                 throw SphinxError("grammar \(grammar) is not JSGF PocketSphinx can compile")
             }
         }
     }
 
     deinit {
-        ps_free(decoder)
-        cmd_ln_free_r(config)
+        earshot_sphinx_free(decoder)
+        earshot_sphinx_config_free(config)
     }
 
     public var model: String { "\(name)@\(version)" }
@@ -106,29 +109,25 @@ public final class PocketSphinxTranscriber: Transcriber, @unchecked Sendable {
     /// Decodes 16 kHz mono `samples` as one utterance.
     public func decode(_ samples: [Int16]) throws(SphinxError) -> Hypothesis {
         lock.lock(); defer { lock.unlock() }
-        guard ps_start_utt(decoder) == 0 else { throw SphinxError("PocketSphinx could not start an utterance") }
-        let processed = samples.withUnsafeBufferPointer { ps_process_raw(decoder, $0.baseAddress, $0.count, 0, 1) }
-        guard processed >= 0, ps_end_utt(decoder) == 0 else { throw SphinxError("PocketSphinx failed on the audio") }
-        var score: Int32 = 0
-        let text = ps_get_hyp(decoder, &score).map { String(cString: $0) } ?? ""
-        let logmath = ps_get_logmath(decoder)
-        let overall = ps_get_prob(decoder)
+        guard samples.withUnsafeBufferPointer({ earshot_sphinx_decode(decoder, $0.baseAddress, $0.count) }) == 0 else {
+            throw SphinxError("PocketSphinx failed on the audio")
+        }
+        let text = earshot_sphinx_hypothesis(decoder).map { String(cString: $0) } ?? ""
         var words: [PhraseWord] = []
-        var segment = ps_seg_iter(decoder)
+        var segment = earshot_sphinx_segments(decoder)
         while let s = segment {
-            let word = String(cString: ps_seg_word(s))
-            var start: Int32 = 0, end: Int32 = 0, acoustic: Int32 = 0, language: Int32 = 0, backoff: Int32 = 0
-            ps_seg_frames(s, &start, &end)
-            let posterior = ps_seg_prob(s, &acoustic, &language, &backoff)
+            let word = String(cString: earshot_sphinx_segment_word(s))
+            var start: Int32 = 0, end: Int32 = 0
+            earshot_sphinx_segment_frames(s, &start, &end)
             // Fillers and sentence marks are not words; "word(2)" is a second pronunciation of "word".
             if !word.hasPrefix("<"), !word.hasPrefix("[") {
                 let bare = word.split(separator: "(").first.map(String.init) ?? word
                 words.append(PhraseWord(word: bare, start: Double(start) / 100, end: Double(end + 1) / 100,
-                                        confidence: min(1, max(0, logmath_exp(logmath, posterior)))))
+                                        confidence: min(1, max(0, earshot_sphinx_segment_probability(decoder, s)))))
             }
-            segment = ps_seg_next(s)
+            segment = earshot_sphinx_segment_next(s)
         }
-        let confidence = text.isEmpty ? 0 : min(1, max(0, logmath_exp(logmath, overall)))
+        let confidence = text.isEmpty ? 0 : min(1, max(0, earshot_sphinx_probability(decoder)))
         return Hypothesis(text: text, words: words, confidence: confidence)
     }
 

@@ -113,6 +113,14 @@ struct PocketSphinxServeTests {
         #expect(server.terminate() == 0)
     }
 
+    /// The edge binary links nothing of PocketSphinx (BLAS, LAPACK, gfortran, PulseAudio would come with it): serve
+    /// opens the library at run time, only when an engine is asked for.
+    @Test func theEdgeBinaryDoesNotLinkPocketSphinx() throws {
+        let ldd = try Programs.run("/usr/bin/ldd", [Programs.earshot])
+        #expect(ldd.status == 0 && ldd.stdout.contains("libc.so"))
+        for library in ["sphinx", "lapack", "blas", "gfortran", "pulse"] { #expect(!ldd.stdout.contains(library), "\(library)") }
+    }
+
     @Test func badGrammarsAndMissingModelsAreClearErrors() throws {
         let directory = Fixtures.temporaryDirectory("sphinx-errors")
         defer { try? FileManager.default.removeItem(atPath: directory) }
