@@ -95,6 +95,8 @@ enum CollectorSchema {
                 """,
                 "CREATE INDEX audio_clips_by_age ON audio_clips (received)",
             ]),
+            // Whether a candidate that ran beside the decision failed (the rollout gate's error rate).
+            (8, ["ALTER TABLE records ADD COLUMN candidate_error \(flag)"]),
         ]
     }
 }

@@ -58,6 +58,8 @@ public struct UtteranceRow: Sendable, Equatable {
     public var droppedSamples: Double?
     public var rtf: Double?
     public var quickRepeat: Bool?
+    /// A candidate ran beside this decision and its interpreter failed.
+    public var candidateError: Bool?
 
     public init() {}
 
@@ -70,8 +72,8 @@ public struct UtteranceRow: Sendable, Equatable {
          vadSegments, cpuMs, rssMB, queueDepth, captureOverruns, droppedSamples, rtf]
     }
     /// Yes/no columns, stored as 0/1.
-    public static let flagColumns = ["accepted", "null_result", "cloud_agrees", "shadow_agrees", "offline", "quick_repeat"]
-    public var flagValues: [Bool?] { [accepted, nullResult, cloudAgrees, shadowAgrees, offline, quickRepeat] }
+    public static let flagColumns = ["accepted", "null_result", "cloud_agrees", "shadow_agrees", "offline", "quick_repeat", "candidate_error"]
+    public var flagValues: [Bool?] { [accepted, nullResult, cloudAgrees, shadowAgrees, offline, quickRepeat, candidateError] }
     public static let textColumns = ["model", "source", "label", "audio"]
     public var textValues: [String?] { [model, source, label, audio] }
 
@@ -105,6 +107,7 @@ public struct UtteranceRow: Sendable, Equatable {
                 case "offline": row.offline = try s.optionalBool()
                 case "audio": row.audio = try s.optionalText()
                 case "quick_repeat": row.quickRepeat = try s.optionalBool()
+                case "candidate_error": row.candidateError = try s.optionalBool()
                 case "software":
                     guard try s.peek() == UInt8(ascii: "{") else { return false }
                     try s.object { s, key throws(JSONScanner.Failure) in

@@ -183,8 +183,12 @@ public struct RolloutController: Sendable {
             if event.event == "auto-rollback" { rollbacks.append("\(device): \(event.reason ?? "thresholds breached")") }
             if event.event == "refused" { refusals.append("\(device): \(event.reason ?? "did not verify")") }
         }
+        // Every decision of the step's devices where the candidate ran, whichever model answered (a failed canary falls
+        // back to the active model).
+        let ran = try await store.window(WindowFilter(since: plan.stepStartedAt).with(devices: members), limit: windowLimit)
         return RolloutGate.evaluate(plan, candidate: candidate.merging(corrections), baseline: baseline.merging(baselineCorrections), paired: paired,
-                                    localRollbacks: rollbacks, refusals: refusals, now: now, policy: policy)
+                                    errors: (ran.categorical["candidate_error"] ?? []).filter { !$0.isEmpty }, localRollbacks: rollbacks,
+                                    refusals: refusals, now: now, policy: policy)
     }
 
     /// A device's assignment: the unfinished rollout of its group, else the group's latest finished one (so a device

@@ -54,6 +54,9 @@ public enum RolloutGate {
         }
     }
 
+    /// Largest share of utterances on which the candidate's interpreter may fail (the devices' own default too).
+    public static let maximumErrorRate = 0.05
+
     /// Metrics where a larger value is worse, and where a smaller one is; each is a decision column.
     static let higherIsWorse = ["latency_ms", "null_result", "quick_repeat", "correction"]
     static let lowerIsWorse = ["confidence", "cloud_agrees"]
@@ -64,8 +67,10 @@ public enum RolloutGate {
     /// ("true" for a correction, "false" for a confirmation); `localRollbacks` and `refusals`: device reports for this rollout.
     /// `paired`: the baseline comes from the same devices in the same step (the A/B control of a per-utterance canary);
     /// otherwise latency is not compared below the switch step, since canary devices also run the other model beside.
+    /// `errors`: for the step's decisions where the candidate ran ("true" when its interpreter failed, "false" when not).
     public static func evaluate(_ plan: RolloutPlan, candidate: UtteranceWindow, baseline: UtteranceWindow, paired: Bool = false,
-                                localRollbacks: [String], refusals: [String], now: Double, policy: DriftPolicy = DriftPolicy()) -> Verdict {
+                                errors: [String] = [], localRollbacks: [String], refusals: [String], now: Double,
+                                policy: DriftPolicy = DriftPolicy()) -> Verdict {
         var verdict = Verdict(outcome: .wait, reason: "", candidateDecisions: candidate.count, baselineDecisions: baseline.count,
                               baseline: paired ? "paired" : "group", metrics: [], localRollbacks: localRollbacks, refusals: refusals)
         let step = plan.currentStep
@@ -76,6 +81,12 @@ public enum RolloutGate {
                                       baselineCount: 0, pValue: nil, effect: nil, effectThreshold: plan.minimumAgreement, significant: false,
                                       worse: agreement.count >= plan.minimumSamples && (agreement.rate ?? 1) < plan.minimumAgreement,
                                       note: "share of utterances on which candidate and active model agree"))
+        // The candidate's interpreter failures: the active model answered instead, so only this flag shows them.
+        let failures = rate(errors)
+        verdict.metrics.append(Metric(name: "candidate_errors", candidate: failures.rate, baseline: nil, candidateCount: failures.count,
+                                      baselineCount: 0, pValue: nil, effect: nil, effectThreshold: maximumErrorRate, significant: false,
+                                      worse: failures.count >= plan.minimumSamples && (failures.rate ?? 0) > maximumErrorRate,
+                                      note: "share of utterances on which the candidate's interpreter failed"))
         if step.mode == .canary {
             var policy = policy
             policy.minimumSamples = min(policy.minimumSamples, plan.minimumSamples)
@@ -110,6 +121,8 @@ public enum RolloutGate {
             verdict.reason = "worse than the baseline: " + worse.map { m in
                 m.name == "agreement_with_active"
                     ? String(format: "agreement with the active model %.3f < %.3f over %d utterances", m.candidate ?? 0, plan.minimumAgreement, m.candidateCount)
+                    : m.name == "candidate_errors"
+                    ? String(format: "the candidate failed on %.3f of %d utterances (limit %.3f)", m.candidate ?? 0, m.candidateCount, maximumErrorRate)
                     : String(format: "%@ %.4g vs %.4g (p %.2g, effect %.3g > %.3g)", m.name, m.candidate ?? .nan, m.baseline ?? .nan, m.pValue ?? .nan,
                              m.effect ?? .nan, m.effectThreshold ?? .nan)
             }.joined(separator: "; ")

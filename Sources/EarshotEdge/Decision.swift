@@ -47,6 +47,9 @@ public struct Decision: Sendable, Codable {
     /// This utterance came within `EdgeConfiguration.quickRepeatSeconds` of the previous one, which said the same or was
     /// not accepted: the speaker is probably repeating themselves, a sign the first answer did not serve.
     public var quickRepeat: Bool?
+    /// With a candidate that ran on this utterance (shadow or canary): whether its interpreter failed (the active model's
+    /// answer stands). Nil when no candidate ran. The fleet's rollout gate reads the candidate's error rate from it.
+    public var candidateError: Bool?
 
     public struct ShadowAnswer: Sendable, Codable {
         public var model: String
@@ -146,6 +149,6 @@ public struct Decision: Sendable, Codable {
     enum CodingKeys: String, CodingKey {
         case id, start, end, text, confidence, source, offline, automation, latencyMs = "latency_ms", accepted
         case topK = "top_k", words, models, automationLevel = "automation_level", stages, input, local, cloud, canary, shadow, audio, software
-        case quickRepeat = "quick_repeat"
+        case quickRepeat = "quick_repeat", candidateError = "candidate_error"
     }
 }

@@ -245,10 +245,12 @@ public final class EdgePipeline: @unchecked Sendable {
             swap(&first, &comparison!.0); firstMs = c.1; serving = snapshot.active
         }
         var shadowAnswer: Decision.ShadowAnswer?
+        var candidateFailed: Bool?
         if let candidate, let comparison, isCanary || runsShadow {
             let (candidateResult, candidateMs) = isCanary ? (serving.id == candidate.id ? (first, firstMs) : (comparison.0, comparison.1)) : comparison
             let activeResult = isCanary ? (serving.id == candidate.id ? comparison.0 : first) : first
             let c = try? candidateResult.get(), a = try? activeResult.get()
+            candidateFailed = c == nil
             let agrees = c != nil && a != nil && (c!.text == a!.text || (!c!.recognised && !a!.recognised))
             // The model that ran beside the one that answered is logged with the decision: the shadow candidate, or in
             // canary mode the other of the two, so canary decisions carry their agreement with the active model too.
@@ -296,6 +298,7 @@ public final class EdgePipeline: @unchecked Sendable {
             models: models, automationLevel: policy.level, stages: stages,
             input: Self.statistics(job.window, speechStart: speechStart, speechEnd: speechEnd, ratio: u.speechRatio, segments: u.segments),
             local: routed.local, cloud: routed.cloud, canary: candidate == nil ? nil : serving.id == candidate!.id, shadow: shadowAnswer)
+        decision.candidateError = candidateFailed
         lock.lock()
         switch routed.cloud?.status {
         case .answered?: counters.cloudAnswers += 1

@@ -33,7 +33,7 @@ enum Batches {
             "models": ["active": "command-en@1.0.0"],
             "input": ["duration_s": 0.8, "rms_dbfs": loudness, "peak_dbfs": -6.0, "snr_db": 21.5, "speech_ratio": 0.6,
                       "spectral_tilt_db_per_octave": -4.2, "vad_segments": 1],
-            "local": ["agrees": true], "quick_repeat": false,
+            "local": ["agrees": true], "quick_repeat": false, "candidate_error": false,
             "software": ["cpu_ms": 3.5, "rss_mb": 31.0, "queue_depth": 0, "dropped_utterances": 0, "capture_overruns": 0, "dropped_samples": 0],
         ]
         return ["seq": seq, "wall": 1_795_800_000.0 + Double(seq), "kind": "decision",
@@ -197,6 +197,7 @@ struct IngestTests {
         #expect(window.categorical["model"] == ["command-en@1.0.0", "command-en@1.0.0", "command-en@1.0.0"])
         #expect(window.numeric["cpu_ms"] == [3.5, 3.5, 3.5] && window.numeric["vad_segments"] == [1, 1, 1] && window.numeric["rss_mb"] == [31, 31, 31])
         #expect(window.categorical["quick_repeat"] == ["false", "false", "false"] && window.numeric["capture_overruns"] == [0, 0, 0])
+        #expect(window.categorical["candidate_error"] == ["false", "false", "false"])
         let recent = try await rig.store.window(device: nil, model: "command-en@1.0.0", since: 1_795_800_002, limit: 1)
         #expect(recent.numeric["rms_dbfs"] == [-40])
         #expect(try await rig.store.window(device: "nobody", model: nil, since: nil, limit: 10).count == 0)

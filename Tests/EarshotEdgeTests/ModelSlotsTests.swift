@@ -114,6 +114,8 @@ struct ModelSlotsTests {
         #expect(collected.decisions.map(\.confidence) == plain.decisions.map(\.confidence))
         #expect(collected.decisions.allSatisfy { $0.shadow?.model == "command-scrambled@0.1.0" && $0.canary == false && $0.models["answered"] == "command-en@0.1.0" })
         #expect(collected.decisions.filter { $0.shadow?.agrees == false }.count >= 6)
+        // The candidate ran and did not fail on any utterance; without a candidate the flag is absent.
+        #expect(collected.decisions.allSatisfy { $0.candidateError == false } && plain.decisions.allSatisfy { $0.candidateError == nil })
         #expect(shadowed.snapshot.shadow == Self.words.count)
     }
 
