@@ -43,15 +43,6 @@ extension CollectorStore {
     public func clip(device: String, name: String) async throws(CollectorError) -> Data? {
         try await plain("SELECT audio FROM audio_clips WHERE device = ? AND name = ?", [.text(device), .text(name)]).first?[0]?.bytes
     }
-
-    /// Clips kept per device: (count, bytes).
-    public func clipUsage() async throws(CollectorError) -> [String: (clips: Int, bytes: Int64)] {
-        var usage: [String: (Int, Int64)] = [:]
-        for row in try await plain("SELECT device, COUNT(*), CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM audio_clips GROUP BY device", []) {
-            usage[row[0]?.text ?? ""] = (Int(row[1]?.integer ?? 0), row[2]?.integer ?? 0)
-        }
-        return usage
-    }
 }
 
 /// Checks an uploaded clip's name and bytes: `ID.flac` with a safe ID, FLAC by its signature, within the size limit.

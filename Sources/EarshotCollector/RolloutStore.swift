@@ -151,7 +151,7 @@ extension CollectorStore {
         }
     }
 
-    /// The latest report of every device: (device, rollout, step, active, candidate, mode, share, reported_at).
+    /// The latest report of every device, by device name (its slots and the rollout and step it follows).
     public func deviceReports() async throws(CollectorError) -> [String: DeviceRolloutReport] {
         var result: [String: DeviceRolloutReport] = [:]
         for row in try await plain("SELECT device, rollout, step, active, candidate, mode, share FROM device_reports", []) {

@@ -17,20 +17,15 @@ public final class AudioUploader: @unchecked Sendable {
     }
 
     let audioDirectory: String
-    let base: URL
-    let token: String
+    private let link: CollectorLink
     /// Most bytes sent per run; nil: no limit.
     public var budget: Int?
-    public var timeout: TimeInterval = 30
-    private let session = URLSession(configuration: .ephemeral)
+    public var timeout: TimeInterval { get { link.timeout } set { link.timeout = newValue } }
 
     public init(spoolDirectory: String, collector: URL, token: String) {
         audioDirectory = spoolDirectory + "/audio"
-        base = collector
-        self.token = token
+        link = CollectorLink(base: collector, token: token)
     }
-
-    deinit { session.finishTasksAndInvalidate() }
 
     var ledger: String { audioDirectory + "/.uploaded" }
 
@@ -52,13 +47,11 @@ public final class AudioUploader: @unchecked Sendable {
                 progress.waiting = pending.count - k
                 return progress
             }
-            var request = URLRequest(url: base.appendingPathComponent("v1/audio/" + name), timeoutInterval: timeout)
-            request.httpMethod = "PUT"
+            var request = link.request(link.base.appendingPathComponent("v1/audio/" + name), method: "PUT")
             request.setValue("audio/flac", forHTTPHeaderField: "Content-Type")
-            request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
             request.httpBody = data
-            let reply: BlockingHTTP.Reply
-            do { reply = try BlockingHTTP(session: session).send(request, timeout: timeout) } catch {
+            let reply: CollectorLink.Reply
+            do { reply = try link.send(request) } catch {
                 progress.waiting = pending.count - k
                 throw error
             }

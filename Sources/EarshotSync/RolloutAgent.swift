@@ -65,25 +65,19 @@ public final class RolloutAgent: @unchecked Sendable {
         public var action: String
         public var message: String
         public var downloaded = 0
-        /// The download stopped at the per-poll byte limit; the next poll resumes it.
-        public var incomplete = false
     }
 
     public let store: ModelStore
-    let base: URL
-    let token: String
+    private let link: CollectorLink
+    private var base: URL { link.base }
     /// Most bundle bytes fetched per poll (metered links); nil: no limit.
     public var downloadLimit: Int?
-    public var timeout: TimeInterval = 30
-    private let session = URLSession(configuration: .ephemeral)
+    public var timeout: TimeInterval { get { link.timeout } set { link.timeout = newValue } }
 
     public init(store: ModelStore, collector: URL, token: String) {
         self.store = store
-        base = collector
-        self.token = token
+        link = CollectorLink(base: collector, token: token)
     }
-
-    deinit { session.finishTasksAndInvalidate() }
 
     public static func statePath(_ store: ModelStore) -> String { store.directory + "/rollout.json" }
 
@@ -124,12 +118,10 @@ public final class RolloutAgent: @unchecked Sendable {
             o["rollout"] = e.rollout
             return o
         }
-        var request = URLRequest(url: base.appendingPathComponent("v1/rollout"), timeoutInterval: timeout)
-        request.httpMethod = "POST"
+        var request = link.request(base.appendingPathComponent("v1/rollout"), method: "POST")
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
         request.httpBody = try? JSONSerialization.data(withJSONObject: report, options: [.sortedKeys])
-        let reply = try BlockingHTTP(session: session).send(request, timeout: timeout)
+        let reply = try link.send(request)
         guard reply.status == 200 else {
             throw SyncError(reply.status >= 500 || reply.status == 429 ? .transient : .permanent, "rollout poll: HTTP \(reply.status): \(reply.excerpt)")
         }
@@ -203,7 +195,6 @@ public final class RolloutAgent: @unchecked Sendable {
                 let fetched = try download(a, state: &state)
                 outcome.downloaded = fetched.bytes
                 guard let archive = fetched.path else {
-                    outcome.incomplete = true
                     outcome.message = "downloading \(model): \(fetched.total) of \(a.archiveBytes ?? 0) bytes"
                     return outcome
                 }
@@ -292,10 +283,9 @@ public final class RolloutAgent: @unchecked Sendable {
                 end = min(end, have + (limit - fetched) - 1)
             }
             let target = try bundleLocation(url)
-            var request = URLRequest(url: target, timeoutInterval: timeout)
-            request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+            var request = link.request(target)
             request.setValue("bytes=\(have)-\(end)", forHTTPHeaderField: "Range")
-            let reply = try BlockingHTTP(session: session).send(request, timeout: timeout)
+            let reply = try link.send(request)
             var chunk = reply.body
             switch reply.status {
             case 206:

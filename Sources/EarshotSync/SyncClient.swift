@@ -33,19 +33,16 @@ public final class SyncClient: @unchecked Sendable {
 
     public let spool: Spool
     public let endpoint: URL
-    private let token: String
+    private let link: CollectorLink
     public var batchRecords = 1_000
     public var batchBytes = 4 * 1_024 * 1_024
-    public var timeout: TimeInterval = 30
-    private let session = URLSession(configuration: .ephemeral)
+    public var timeout: TimeInterval { get { link.timeout } set { link.timeout = newValue } }
 
     public init(spool: Spool, collector: URL, token: String) {
         self.spool = spool
         endpoint = collector.appendingPathComponent("v1/ingest")
-        self.token = token
+        link = CollectorLink(base: collector, token: token)
     }
-
-    deinit { session.finishTasksAndInvalidate() }
 
     /// Sends batches until the backlog is empty; `report` sees the progress after each batch. Throws the first
     /// transient failure (the caller waits and calls again); permanent rejections are dead-lettered and skipped.
@@ -119,13 +116,11 @@ public final class SyncClient: @unchecked Sendable {
 
     /// POSTs one batch; returns the acknowledged sequence.
     private func send(_ body: Data, deviceID: String, epoch: Int64) throws(SyncError) -> Int64 {
-        var request = URLRequest(url: endpoint, timeoutInterval: timeout)
-        request.httpMethod = "POST"
+        var request = link.request(endpoint, method: "POST")
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         request.setValue("gzip", forHTTPHeaderField: "Content-Encoding")
-        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
         request.httpBody = body
-        let reply = try BlockingHTTP(session: session).send(request, timeout: timeout)
+        let reply = try link.send(request)
         let text = reply.excerpt
         switch reply.status {
         case 200:

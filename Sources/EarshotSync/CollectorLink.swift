@@ -3,9 +3,10 @@ import Foundation
 import FoundationNetworking
 #endif
 
-/// One HTTP exchange on the caller's thread, with a hard deadline: sync and rollout polls run from a command-line
-/// process or a timer, never from an event loop, so blocking is what they want.
-struct BlockingHTTP {
+/// The device's connection to its collector, shared by sync, rollout polls and audio upload: the base URL, the device's
+/// bearer token, one ephemeral session, and one exchange at a time on the caller's thread with a hard deadline (these
+/// run from a command-line process or a timer, never from an event loop, so blocking is what they want).
+final class CollectorLink: @unchecked Sendable {
     struct Reply {
         var status: Int
         var body: Data
@@ -14,9 +15,27 @@ struct BlockingHTTP {
         var excerpt: String { String(decoding: body.prefix(300), as: UTF8.self) }
     }
 
-    let session: URLSession
+    let base: URL
+    private let token: String
+    var timeout: TimeInterval = 30
+    private let session = URLSession(configuration: .ephemeral)
 
-    func send(_ request: URLRequest, timeout: TimeInterval) throws(SyncError) -> Reply {
+    init(base: URL, token: String) {
+        self.base = base
+        self.token = token
+    }
+
+    deinit { session.finishTasksAndInvalidate() }
+
+    /// A request to `url` carrying the device's token and the timeout.
+    func request(_ url: URL, method: String = "GET") -> URLRequest {
+        var request = URLRequest(url: url, timeoutInterval: timeout)
+        request.httpMethod = method
+        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        return request
+    }
+
+    func send(_ request: URLRequest) throws(SyncError) -> Reply {
         final class Box: @unchecked Sendable { var data: Data?; var response: HTTPURLResponse?; var error: String? }
         let box = Box()
         let done = DispatchSemaphore(value: 0)
