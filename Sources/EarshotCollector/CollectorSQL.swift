@@ -21,8 +21,8 @@ enum CollectorSQL {
 
     /// The categorical columns a window carries.
     static let categoricalColumns = ["model", "label", "source", "accepted", "null_result", "cloud_agrees", "shadow_agrees", "quick_repeat",
-                                     "candidate_error"]
-    static let windowFlags = ["accepted", "null_result", "cloud_agrees", "shadow_agrees", "quick_repeat", "candidate_error"]
+                                     "candidate_error", "shadow_agrees_cloud"]
+    static let windowFlags = ["accepted", "null_result", "cloud_agrees", "shadow_agrees", "quick_repeat", "candidate_error", "shadow_agrees_cloud"]
 
     /// The subjects a scope ranges over: bound, unrevoked devices by name, the models decisions came from, or the
     /// cohorts (site and hardware tags) of bound devices.

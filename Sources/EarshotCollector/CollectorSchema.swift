@@ -97,6 +97,9 @@ enum CollectorSchema {
             ]),
             // Whether a candidate that ran beside the decision failed (the rollout gate's error rate).
             (8, ["ALTER TABLE records ADD COLUMN candidate_error \(flag)"]),
+            // The local model's confidence whoever answered (output drift of the local model under cloud fallback), and
+            // whether the shadow model agreed with the cloud teacher (the rollout gate's paired teacher comparison).
+            (9, ["ALTER TABLE records ADD COLUMN local_confidence \(real)", "ALTER TABLE records ADD COLUMN shadow_agrees_cloud \(flag)"]),
         ]
     }
 }

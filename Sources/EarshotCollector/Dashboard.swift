@@ -17,7 +17,7 @@ public struct Dashboard: Sendable {
     static let stages: [(stage: String, columns: [String])] = [
         ("input & VAD", ["rms_dbfs", "peak_dbfs", "snr_db", "noise_floor_dbfs", "clipped_percent", "spectral_centroid_hz", "spectral_tilt",
                           "speech_ratio", "duration_s", "vad_segments"]),
-        ("recogniser", ["label", "confidence", "null_result", "accepted", "source", "cloud_agrees", "shadow_agrees", "quick_repeat"]),
+        ("recogniser", ["label", "confidence", "local_confidence", "null_result", "accepted", "source", "cloud_agrees", "shadow_agrees", "quick_repeat"]),
         ("software", ["latency_ms", "cpu_ms", "rtf", "rss_mb", "queue_depth", "capture_overruns"]),
     ]
     static var columns: [String] { stages.flatMap(\.columns) }

@@ -60,20 +60,27 @@ public struct UtteranceRow: Sendable, Equatable {
     public var quickRepeat: Bool?
     /// A candidate ran beside this decision and its interpreter failed.
     public var candidateError: Bool?
+    /// The local model's own confidence, also when the cloud's answer replaced it (output drift of the local model
+    /// must not be hidden by routing).
+    public var localConfidence: Double?
+    /// The shadow (or, on a canary utterance, the other) model agreed with the cloud teacher's answer.
+    public var shadowAgreesCloud: Bool?
 
     public init() {}
 
     /// The numeric columns by their stored names, in a fixed order (the storage schema and the drift engine use them).
     public static let numericColumns = ["confidence", "latency_ms", "duration_s", "rms_dbfs", "peak_dbfs", "snr_db", "noise_floor_dbfs",
                                         "speech_ratio", "clipped_percent", "spectral_centroid_hz", "spectral_tilt",
-                                        "vad_segments", "cpu_ms", "rss_mb", "queue_depth", "capture_overruns", "dropped_samples", "rtf"]
+                                        "vad_segments", "cpu_ms", "rss_mb", "queue_depth", "capture_overruns", "dropped_samples", "rtf",
+                                        "local_confidence"]
     public var numericValues: [Double?] {
         [confidence, latencyMs, durationS, rmsDBFS, peakDBFS, snrDB, noiseFloorDBFS, speechRatio, clippedPercent, spectralCentroidHz, spectralTilt,
-         vadSegments, cpuMs, rssMB, queueDepth, captureOverruns, droppedSamples, rtf]
+         vadSegments, cpuMs, rssMB, queueDepth, captureOverruns, droppedSamples, rtf, localConfidence]
     }
     /// Yes/no columns, stored as 0/1.
-    public static let flagColumns = ["accepted", "null_result", "cloud_agrees", "shadow_agrees", "offline", "quick_repeat", "candidate_error"]
-    public var flagValues: [Bool?] { [accepted, nullResult, cloudAgrees, shadowAgrees, offline, quickRepeat, candidateError] }
+    public static let flagColumns = ["accepted", "null_result", "cloud_agrees", "shadow_agrees", "offline", "quick_repeat", "candidate_error",
+                                     "shadow_agrees_cloud"]
+    public var flagValues: [Bool?] { [accepted, nullResult, cloudAgrees, shadowAgrees, offline, quickRepeat, candidateError, shadowAgreesCloud] }
     public static let textColumns = ["model", "source", "label", "audio"]
     public var textValues: [String?] { [model, source, label, audio] }
 
@@ -97,6 +104,7 @@ public struct UtteranceRow: Sendable, Equatable {
         try record.object { s, key throws(JSONScanner.Failure) in
             guard key == "decision", try s.peek() == UInt8(ascii: "{") else { return false }
             var text: String?
+            var localConfidence: Double?
             try s.object { s, key throws(JSONScanner.Failure) in
                 switch key {
                 case "text": text = try s.optionalText()
@@ -156,14 +164,20 @@ public struct UtteranceRow: Sendable, Equatable {
                     guard try s.peek() == UInt8(ascii: "{") else { return false }
                     let which = key
                     try s.object { s, key throws(JSONScanner.Failure) in
-                        guard key == "agrees" else { return false }
-                        if which == "local" { row.cloudAgrees = try s.optionalBool() } else { row.shadowAgrees = try s.optionalBool() }
+                        switch (which, key) {
+                        case ("local", "agrees"): row.cloudAgrees = try s.optionalBool()
+                        case ("local", "confidence"): localConfidence = try s.optionalNumber()
+                        case ("shadow", "agrees"): row.shadowAgrees = try s.optionalBool()
+                        case ("shadow", "agrees_cloud"): row.shadowAgreesCloud = try s.optionalBool()
+                        default: return false
+                        }
                         return true
                     }
                 default: return false
                 }
                 return true
             }
+            row.localConfidence = localConfidence ?? (row.source == "local" ? row.confidence : nil)
             row.label = text.flatMap { $0.isEmpty ? nil : $0 }
             row.nullResult = text.map { $0.isEmpty || $0 == "unknown" }
             return true

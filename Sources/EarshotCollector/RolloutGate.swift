@@ -81,6 +81,23 @@ public enum RolloutGate {
                                       baselineCount: 0, pValue: nil, effect: nil, effectThreshold: plan.minimumAgreement, significant: false,
                                       worse: agreement.count >= plan.minimumSamples && (agreement.rate ?? 1) < plan.minimumAgreement,
                                       note: "share of utterances on which candidate and active model agree"))
+        // Agreement with the cloud teacher on the same utterances, candidate against active (McNemar's exact test on
+        // the utterances where exactly one of them agrees). It is the better evidence: where it shows the candidate at
+        // least as right as the active model, disagreeing with the active model is the point of the candidate.
+        let teacher = teacherComparison(candidate, shadowStep: step.mode == .shadow)
+        let teacherDecides = teacher.count >= plan.minimumSamples
+        verdict.metrics.append(Metric(name: "teacher_agreement", candidate: teacher.candidate, baseline: teacher.active,
+                                      candidateCount: teacher.count, baselineCount: teacher.count, pValue: teacher.pValue,
+                                      effect: teacher.candidate.flatMap { c in teacher.active.map { c - $0 } }, effectThreshold: nil,
+                                      significant: (teacher.pValue ?? 1) < 0.05,
+                                      worse: teacherDecides && (teacher.pValue ?? 1) < 0.05 && (teacher.candidate ?? 0) < (teacher.active ?? 0),
+                                      note: "agreement with the cloud teacher on utterances both models answered, candidate vs active (paired)"))
+        if teacherDecides, let c = teacher.candidate, let a = teacher.active, c >= a, let index = verdict.metrics.firstIndex(where: { $0.name == "agreement_with_active" }),
+           verdict.metrics[index].worse {
+            verdict.metrics[index].worse = false
+            verdict.metrics[index].note += String(format: "; below the minimum, but the candidate agrees with the teacher more often (%.3f vs %.3f over %d utterances)",
+                                                  c, a, teacher.count)
+        }
         // The candidate's interpreter failures: the active model answered instead, so only this flag shows them.
         let failures = rate(errors)
         verdict.metrics.append(Metric(name: "candidate_errors", candidate: failures.rate, baseline: nil, candidateCount: failures.count,
@@ -90,7 +107,10 @@ public enum RolloutGate {
         if step.mode == .canary {
             var policy = policy
             policy.minimumSamples = min(policy.minimumSamples, plan.minimumSamples)
-            let names = ["confidence", "null_result", "cloud_agrees", "quick_repeat", "correction"] + (paired || step.isSwitch ? ["latency_ms"] : [])
+            // With enough paired teacher evidence, the unpaired teacher agreement (asked on different utterances for
+            // each model, by each model's own doubt) adds nothing but its selection bias.
+            let names = ["confidence", "null_result"] + (teacherDecides ? [] : ["cloud_agrees"]) + ["quick_repeat", "correction"]
+                + (paired || step.isSwitch ? ["latency_ms"] : [])
             var reference: [(String, DriftColumn)] = [], current: [String: DriftColumn] = [:]
             for name in names {
                 if let r = baseline.numeric[name], let c = candidate.numeric[name] {
@@ -119,7 +139,10 @@ public enum RolloutGate {
         if !worse.isEmpty {
             verdict.outcome = .rollback
             verdict.reason = "worse than the baseline: " + worse.map { m in
-                m.name == "agreement_with_active"
+                m.name == "teacher_agreement"
+                    ? String(format: "agreement with the cloud teacher %.3f vs the active model's %.3f over %d utterances (McNemar p %.2g)",
+                             m.candidate ?? 0, m.baseline ?? 0, m.candidateCount, m.pValue ?? 1)
+                    : m.name == "agreement_with_active"
                     ? String(format: "agreement with the active model %.3f < %.3f over %d utterances", m.candidate ?? 0, plan.minimumAgreement, m.candidateCount)
                     : m.name == "candidate_errors"
                     ? String(format: "the candidate failed on %.3f of %d utterances (limit %.3f)", m.candidate ?? 0, m.candidateCount, maximumErrorRate)
@@ -149,6 +172,38 @@ public enum RolloutGate {
         verdict.reason = "no metric worse than the baseline over \(evidence) candidate decisions"
             + (step.mode == .canary ? " and \(baseline.count) baseline decisions" : "")
         return verdict
+    }
+
+    /// Candidate and active agreement with the teacher on the utterances where both are known. In a shadow step the
+    /// active model answered (`cloud_agrees`) and the candidate ran beside it (`shadow_agrees_cloud`); on a canary
+    /// utterance the candidate answered and the active model ran beside it, so the columns swap roles.
+    static func teacherComparison(_ window: UtteranceWindow, shadowStep: Bool)
+        -> (candidate: Double?, active: Double?, count: Int, pValue: Double?) {
+        let answered = window.categorical["cloud_agrees"] ?? [], beside = window.categorical["shadow_agrees_cloud"] ?? []
+        var both = 0, candidateRight = 0, activeRight = 0, onlyCandidate = 0, onlyActive = 0
+        for (x, y) in zip(answered, beside) where !x.isEmpty && !y.isEmpty {
+            let (c, a) = shadowStep ? (y == "true", x == "true") : (x == "true", y == "true")
+            both += 1
+            if c { candidateRight += 1 }
+            if a { activeRight += 1 }
+            if c && !a { onlyCandidate += 1 }
+            if a && !c { onlyActive += 1 }
+        }
+        guard both > 0 else { return (nil, nil, 0, nil) }
+        return (Double(candidateRight) / Double(both), Double(activeRight) / Double(both), both, mcNemar(onlyCandidate, onlyActive))
+    }
+
+    /// McNemar's exact two-sided test: the binomial probability, at p = ½, of a split of the discordant pairs at least
+    /// as uneven as `b` against `c`.
+    static func mcNemar(_ b: Int, _ c: Int) -> Double {
+        let n = b + c
+        guard n > 0 else { return 1 }
+        let k = min(b, c)
+        var tail = 0.0
+        for i in 0...k {
+            tail += exp(lgamma(Double(n + 1)) - lgamma(Double(i + 1)) - lgamma(Double(n - i + 1)) - Double(n) * log(2.0))
+        }
+        return min(1, 2 * tail)
     }
 
     /// The share of "true" among the known values of a flag column.

@@ -25,6 +25,7 @@ public struct RuntimeSettings: Sendable, Codable, Equatable {
     public var cloudTimeoutMs: Double?
     public var budgetMs: Double?
     public var askBelow: Double?
+    public var askSample: Double?
     public var cloudConfidence: Double?
     public var breakerFailures: Int?
     public var breakerBackoff: Double?
@@ -149,6 +150,7 @@ public struct RuntimeSettings: Sendable, Codable, Equatable {
         number("cloud.timeout_ms", "EARSHOT_CLOUD_TIMEOUT_MS", \.cloudTimeoutMs, 1...600_000),
         number("cloud.budget_ms", "EARSHOT_BUDGET_MS", \.budgetMs, 1...600_000),
         number("cloud.ask_below", "EARSHOT_ASK_BELOW", \.askBelow, 0...1),
+        number("cloud.ask_sample", "EARSHOT_ASK_SAMPLE", \.askSample, 0...1),
         number("cloud.assumed_confidence", "EARSHOT_CLOUD_CONFIDENCE", \.cloudConfidence, 0...1),
         integer("cloud.breaker_failures", "EARSHOT_BREAKER_FAILURES", \.breakerFailures, 1...1_000),
         number("cloud.breaker_backoff_s", "EARSHOT_BREAKER_BACKOFF", \.breakerBackoff, 0.001...3_600),

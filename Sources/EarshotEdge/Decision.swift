@@ -90,10 +90,13 @@ public struct Decision: Sendable, Codable {
         public var text: String?
         public var confidence: Double?
         public var error: String?
-        public init(status: Status, milliseconds: Double, text: String? = nil, confidence: Double? = nil, error: String? = nil) {
+        /// True when the cloud was asked only as a spot check (`cloud.ask_sample`): the local model was sure.
+        public var spotCheck: Bool?
+        public init(status: Status, milliseconds: Double, text: String? = nil, confidence: Double? = nil, error: String? = nil, spotCheck: Bool? = nil) {
             self.status = status; self.milliseconds = milliseconds; self.text = text; self.confidence = confidence; self.error = error
+            self.spotCheck = spotCheck
         }
-        enum CodingKeys: String, CodingKey { case status, milliseconds = "ms", text, confidence, error }
+        enum CodingKeys: String, CodingKey { case status, milliseconds = "ms", text, confidence, error, spotCheck = "spot_check" }
     }
 
     /// Per-stage milliseconds.

@@ -277,7 +277,7 @@ public final class EdgePipeline: @unchecked Sendable {
         let margin = router.configuration.marginSamples
         let routed = router.route(
             local: LocalAnswerDetail(text: r.text, confidence: r.confidence, recognised: r.recognised, topK: r.topK, words: r.words),
-            recognizer: serving.recognizer,
+            recognizer: serving.recognizer, id: id,
             speech: Array(job.window[max(0, speechStart - margin)..<min(job.window.count, speechEnd + margin)]),
             elapsed: { Self.seconds(ContinuousClock.now - job.closedAt) })
         if routed.cloud?.status == .answered, let shadow = shadowAnswer {

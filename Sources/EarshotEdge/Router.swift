@@ -14,6 +14,9 @@ public struct RoutingConfiguration: Sendable {
     public var policy: RoutingPolicy = .localOnly
     /// local-first asks the cloud when the local confidence is below this (or the local result is not a command).
     public var askBelow: Double = 0.9
+    /// local-first also asks the cloud for this share (0…1) of the utterances the local model is sure of, chosen by a
+    /// hash of the utterance id: spot checks that measure agreement with the cloud on all traffic, not only the unsure.
+    public var askSample: Double = 0
     /// The longest any one cloud request may take.
     public var requestTimeout: TimeInterval = 1.5
     /// The most a decision may take from the endpointer closing the utterance, queue wait included; the cloud is
@@ -60,13 +63,14 @@ public final class Router: @unchecked Sendable {
 
     /// Routes an utterance whose local answer is `local`; `speech` is the audio sent to the cloud and `elapsed` the
     /// seconds already spent since the utterance closed.
-    func route(local: LocalAnswerDetail, recognizer: LocalRecognizer, speech: @autoclosure () -> [Int16],
+    func route(local: LocalAnswerDetail, recognizer: LocalRecognizer, id: String = "", speech: @autoclosure () -> [Int16],
                elapsed: @escaping () -> TimeInterval) -> RoutedResult {
         let localResult = RoutedResult(text: local.text, confidence: local.confidence, recognised: local.recognised, source: "local",
                                        offline: false, topK: local.topK, words: local.words)
         guard let client else { return localResult }
-        let wanted = configuration.policy == .cloudFirst || !local.recognised || local.confidence < configuration.askBelow
-        guard wanted else { return localResult }
+        let unsure = configuration.policy == .cloudFirst || !local.recognised || local.confidence < configuration.askBelow
+        let spotCheck = !unsure && Self.sampled(id, share: configuration.askSample)
+        guard unsure || spotCheck else { return localResult }
         var result = localResult
         let remaining = min(configuration.requestTimeout, configuration.budget - elapsed())
         guard remaining >= configuration.minimumRequestTime else {
@@ -90,14 +94,24 @@ public final class Router: @unchecked Sendable {
                 topK: nil, words: nil,
                 local: .init(text: local.text, confidence: local.confidence, recognised: local.recognised,
                              agrees: mapped.text == local.text || (!mapped.recognised && !local.recognised)),
-                cloud: .init(status: .answered, milliseconds: ms, text: answer.text, confidence: answer.confidence))
+                cloud: .init(status: .answered, milliseconds: ms, text: answer.text, confidence: answer.confidence, spotCheck: spotCheck ? true : nil))
         } catch {
             breaker.recordFailure()
             result.offline = true
             result.cloud = .init(status: error.kind == .timeout ? .timeout : .failed, milliseconds: EdgePipeline.milliseconds(ContinuousClock.now - started),
-                                 error: error.description)
+                                 error: error.description, spotCheck: spotCheck ? true : nil)
             return result
         }
+    }
+
+    /// Whether utterance `id` falls in a spot-check sample of `share`: FNV-1a of the id against the share, so the
+    /// choice is the same on every run and independent of confidence.
+    static func sampled(_ id: String, share: Double) -> Bool {
+        guard share > 0 else { return false }
+        guard share < 1 else { return true }
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in id.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
+        return Double(hash >> 11) / Double(1 << 53) < share
     }
 }
 

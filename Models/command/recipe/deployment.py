@@ -11,7 +11,7 @@ background: padding is the clip's own noise floor, not digital silence. Features
 the synthetic splits.
 
 Usage: python3 Models/command/recipe/deployment.py --export DIR [--out .build-command] [--earshot .build/release/earshot]
-       [--test-share 0.25] [--min-confidence 0] [--seed 17]
+       [--test-share 0.25 | --test-devices A,B] [--min-confidence 0] [--seed 17]
 Then: python3 Models/command/recipe/train.py --deployment-weight 3   (deployment clips weigh 3× a synthetic clip)
 """
 import argparse
@@ -87,13 +87,14 @@ def main():
     parser.add_argument("--out", default=os.path.join(ROOT, ".build-command"))
     parser.add_argument("--earshot", default=os.path.join(ROOT, ".build", "release", "earshot"))
     parser.add_argument("--test-share", type=float, default=0.25, help="share of devices held out for testing")
+    parser.add_argument("--test-devices", help="comma-separated devices to hold out instead of a hashed --test-share")
     parser.add_argument("--min-confidence", type=float, default=0.0, help="leave out labels less confident than this")
     parser.add_argument("--seed", type=int, default=17)
     args = parser.parse_args()
     items = [json.loads(line) for line in open(os.path.join(args.export, "manifest.jsonl")) if line.strip()]
     if not items:
         sys.exit(f"{args.export}/manifest.jsonl holds no clips")
-    test_devices = held_out({i["device"] for i in items}, args.test_share, args.seed)
+    test_devices = set(args.test_devices.split(",")) if args.test_devices else held_out({i["device"] for i in items}, args.test_share, args.seed)
     rng = np.random.default_rng(args.seed)
     splits = {"deployment_train": ([], []), "deployment_test": ([], [])}
     skipped = 0

@@ -48,6 +48,7 @@ extension Earshot {
         @Option(help: "The longest one cloud request may take, in milliseconds (default 1500).") var cloudTimeoutMs: Double?
         @Option(help: "The most a decision may take after its utterance ends, in milliseconds (default 2000).") var budgetMs: Double?
         @Option(help: "local-first asks the cloud below this local confidence (default: the model's accept threshold).") var askBelow: Double?
+        @Option(help: "local-first also asks the cloud for this share (0…1) of confident utterances, as spot checks of agreement (default 0).") var askSample: Double?
         @Option(help: "Confidence given to cloud answers that carry no probabilities (default 0.95).") var cloudConfidence: Double?
         @Option(help: "Failed cloud requests in a row that open the circuit (default 3).") var breakerFailures: Int?
         @Option(help: "Seconds before the first probe of an open circuit, doubling up to 60 (default 2).") var breakerBackoff: Double?
@@ -80,7 +81,7 @@ extension Earshot {
             s.model = model; s.grammar = grammar; s.vad = vad
             s.automation = automation; s.acceptAt = acceptAt; s.confirmAt = confirmAt; s.queue = queue
             s.cloudURL = cloudUrl; s.policy = policy; s.cloudModel = cloudModel; s.cloudFormat = cloudFormat; s.cloudLanguage = cloudLanguage
-            s.cloudToken = cloudToken; s.cloudTimeoutMs = cloudTimeoutMs; s.budgetMs = budgetMs; s.askBelow = askBelow
+            s.cloudToken = cloudToken; s.cloudTimeoutMs = cloudTimeoutMs; s.budgetMs = budgetMs; s.askBelow = askBelow; s.askSample = askSample
             s.cloudConfidence = cloudConfidence; s.breakerFailures = breakerFailures; s.breakerBackoff = breakerBackoff
             s.metricsPort = metricsPort; s.metricsHost = metricsHost
             s.socket = socket; s.webhook = webhook; s.webhookToken = webhookToken; s.spool = spool
@@ -101,7 +102,7 @@ extension Earshot {
             let names = ["input.device": "--device", "automation.level": "--automation", "automation.accept_at": "--accept-at",
                          "automation.confirm_at": "--confirm-at", "pipeline.queue": "--queue", "cloud.url": "--cloud-url", "cloud.policy": "--policy",
                          "cloud.model": "--cloud-model", "cloud.format": "--cloud-format", "cloud.timeout_ms": "--cloud-timeout-ms",
-                         "cloud.budget_ms": "--budget-ms", "cloud.ask_below": "--ask-below", "cloud.assumed_confidence": "--cloud-confidence",
+                         "cloud.budget_ms": "--budget-ms", "cloud.ask_below": "--ask-below", "cloud.ask_sample": "--ask-sample", "cloud.assumed_confidence": "--cloud-confidence",
                          "cloud.breaker_failures": "--breaker-failures", "cloud.breaker_backoff_s": "--breaker-backoff",
                          "metrics.port": "--metrics-port", "metrics.host": "--metrics-host", "sinks.webhook": "--webhook",
                          "spool.keep_audio": "--keep-audio", "spool.keep_audio_mb": "--keep-audio-mb", "spool.keep_audio_days": "--keep-audio-days"]
@@ -139,6 +140,7 @@ extension Earshot {
             var configuration = RoutingConfiguration()
             configuration.policy = routing(s)
             configuration.askBelow = s.askBelow ?? acceptThreshold
+            configuration.askSample = s.askSample ?? 0
             configuration.requestTimeout = (s.cloudTimeoutMs ?? 1_500) / 1_000
             configuration.budget = (s.budgetMs ?? 2_000) / 1_000
             configuration.assumedCloudConfidence = s.cloudConfidence ?? 0.95
