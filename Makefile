@@ -7,7 +7,7 @@ export PATH := /opt/swift/usr/bin:$(PATH)
 SWIFT_FLAGS ?=
 RELEASE_BIN := .build/release/earshot
 
-.PHONY: all deps deps-test build release demo test soak-spool bench-runtime bench-collector bench-teacher clean
+.PHONY: all deps deps-test build release demo test lifecycle-demo soak-spool bench-runtime bench-collector bench-teacher clean
 
 all: build
 
@@ -39,6 +39,9 @@ test: deps-test
 	EARSHOT_TEST_POSTGRES="$$(cat .build/postgres-url)" EARSHOT_FLEET_BIN_DIR="$$PWD/.build/release" swift test --skip-build $(SWIFT_FLAGS)
 	@echo "test: end-to-end smoke test of the release build (scripts/release-smoke.sh)"
 	@scripts/release-smoke.sh
+	@echo "test: the ML lifecycle scenario, reduced (6 devices; make lifecycle-demo runs 12): shift, alarms, export, fine-tune, rollouts"
+	@scripts/models/install-training.sh --lifecycle
+	.venv-training/bin/python scripts/lifecycle/run.py --size small --check
 	@echo "test: a short libFuzzer run of the model reader (Fuzz/run.sh -runs=20000)"
 	@Fuzz/run.sh -runs=20000 > .build-fuzz.log 2>&1 || { tail -40 .build-fuzz.log; exit 1; }
 	@grep -E "^Done|ERROR" .build-fuzz.log | tail -2
@@ -47,6 +50,11 @@ test: deps-test
 	@grep -E "^Done|ERROR" .build-fuzz-ingest.log | tail -2
 
 # Long runs, not part of `make test`.
+# The ML lifecycle end to end at full size (docs/LIFECYCLE.md): about 10 minutes; the report is printed and kept.
+lifecycle-demo: release deps-test
+	@scripts/models/install-training.sh --lifecycle
+	.venv-training/bin/python scripts/lifecycle/run.py --size full --work out/lifecycle --check
+
 soak-spool: deps-test
 	@echo "soak: 5000 kill -9 cycles of the spool writer (about 20 minutes)"
 	swift build --build-tests $(SWIFT_FLAGS)

@@ -34,8 +34,11 @@ extension UtteranceWindow {
             current[name] = .numeric(c)
         }
         for (name, values) in categorical.sorted(by: { $0.key < $1.key }) where (wanted.isEmpty || wanted.contains(name)) && values.count == count {
-            reference.append((name, .categorical(Array(values[..<referenceCount]))))
-            current[name] = .categorical(Array(values[referenceCount...]))
+            // An unknown flag (the cloud was not asked, no shadow ran) is not a value: a change in how often a flag
+            // is known is not a change in the flag.
+            let known = CollectorSQL.windowFlags.contains(name) ? { (v: String) in !v.isEmpty } : { (_: String) in true }
+            reference.append((name, .categorical(values[..<referenceCount].filter(known))))
+            current[name] = .categorical(values[referenceCount...].filter(known))
         }
         return (reference, current)
     }
@@ -131,7 +134,7 @@ public actor AlarmEngine {
             let mean = values.reduce(0, +) / Double(values.count)
             return Self.threshold(rule, value: mean, what: "mean \(rule.column) over the latest \(values.count) (\(subject))", model: dominant)
         case .share:
-            let values = window.categorical[rule.column] ?? []
+            let values = (window.categorical[rule.column] ?? []).filter { !$0.isEmpty || !CollectorSQL.windowFlags.contains(rule.column) }
             guard values.count >= rule.minimumRows else { return nil }
             let share = Double(values.filter { $0 == rule.value }.count) / Double(values.count)
             return Self.threshold(rule, value: share, what: "share of \(rule.column) = \(rule.value ?? "") over the latest \(values.count) (\(subject))",

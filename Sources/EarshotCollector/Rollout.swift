@@ -105,6 +105,10 @@ public struct RolloutPlan: Sendable, Equatable, Codable {
     public var minimumAgreement: Double
     /// A step still short of evidence this long after it started is held for a human ("inconclusive").
     public var holdAfter: Double
+    /// Promote a step only when the candidate agrees with the cloud teacher significantly more often than the active
+    /// model on the same utterances (a retrained model must show it is better, not only that it is not worse).
+    /// Optional so plans stored before it existed still read.
+    public var requireTeacherGain: Bool?
     public var pinned: [String] = []
     public var excluded: [String] = []
     public var state: State = .running
@@ -129,7 +133,7 @@ public struct RolloutPlan: Sendable, Equatable, Codable {
     enum CodingKeys: String, CodingKey {
         case id, model, baseline, group, steps, interval, pinned, excluded, state, step, reason, revision
         case utteranceShare = "utterance_share", minimumSamples = "minimum_samples", minimumAgreement = "minimum_agreement"
-        case holdAfter = "hold_after", stepStartedAt = "step_started_at", createdAt = "created_at"
+        case holdAfter = "hold_after", stepStartedAt = "step_started_at", createdAt = "created_at", requireTeacherGain = "require_teacher_gain"
     }
 
     public var currentStep: RolloutStep { steps[min(step, steps.count - 1)] }

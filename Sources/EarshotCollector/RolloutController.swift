@@ -23,6 +23,7 @@ public struct RolloutController: Sendable {
         public var minimumAgreement = 0.7
         /// Default: three intervals.
         public var holdAfter: Double?
+        public var requireTeacherGain = false
         public var pinned: [String] = []
         public var excluded: [String] = []
         public var baseline: String?
@@ -70,7 +71,9 @@ public struct RolloutController: Sendable {
                                minimumAgreement: request.minimumAgreement, holdAfter: request.holdAfter ?? max(3 * request.interval, request.interval + 60),
                                pinned: request.pinned, excluded: request.excluded, stepStartedAt: now, createdAt: now,
                                reason: "started: step 1 of \(request.steps.count) (\(request.steps[0]))")
-        try await store.createRollout(plan)
+        var planned = plan
+        planned.requireTeacherGain = request.requireTeacherGain ? true : nil
+        try await store.createRollout(planned)
         try await store.logRollout(RolloutLogEntry(rollout: id, step: 1, action: "start",
                                                    reason: "\(request.model) to group \(request.group) (\(devices.count) devices), baseline \(baseline ?? "none"), steps \(request.steps.map(\.description).joined(separator: ", "))",
                                                    at: now))

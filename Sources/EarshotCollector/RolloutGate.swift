@@ -164,12 +164,25 @@ public enum RolloutGate {
                                 : "waiting for evidence: \(count) \(what) decisions, ") + "\(plan.minimumSamples) needed"
             return verdict
         }
+        // A plan that asks for proof of improvement waits (then holds) until the paired teacher comparison shows it;
+        // at the switch no model runs beside the candidate, so the steps before it carry that proof.
+        if plan.requireTeacherGain == true && !step.isSwitch && !(teacherDecides && (teacher.pValue ?? 1) < 0.05 && (teacher.candidate ?? 0) > (teacher.active ?? 0)) {
+            let shown = teacher.count == 0 ? "no utterances the teacher answered yet"
+                : String(format: "teacher agreement %.3f vs the active model's %.3f over %d utterances (McNemar p %.2g)",
+                         teacher.candidate ?? 0, teacher.active ?? 0, teacher.count, teacher.pValue ?? 1)
+            verdict.outcome = elapsed >= plan.holdAfter ? .hold : .wait
+            verdict.reason = "no significant gain over the active model yet: " + shown
+            return verdict
+        }
         if elapsed < plan.interval {
             verdict.reason = "healthy so far; the step lasts at least \(Int(plan.interval)) s (\(Int(elapsed)) s elapsed)"
             return verdict
         }
         verdict.outcome = .promote
-        verdict.reason = "no metric worse than the baseline over \(evidence) candidate decisions"
+        verdict.reason = (plan.requireTeacherGain == true && !step.isSwitch
+            ? String(format: "agrees with the teacher more often than the active model (%.3f vs %.3f, McNemar p %.2g) and ",
+                     teacher.candidate ?? 0, teacher.active ?? 0, teacher.pValue ?? 1) : "")
+            + "no metric worse than the baseline over \(evidence) candidate decisions"
             + (step.mode == .canary ? " and \(baseline.count) baseline decisions" : "")
         return verdict
     }
@@ -190,20 +203,7 @@ public enum RolloutGate {
             if a && !c { onlyActive += 1 }
         }
         guard both > 0 else { return (nil, nil, 0, nil) }
-        return (Double(candidateRight) / Double(both), Double(activeRight) / Double(both), both, mcNemar(onlyCandidate, onlyActive))
-    }
-
-    /// McNemar's exact two-sided test: the binomial probability, at p = ½, of a split of the discordant pairs at least
-    /// as uneven as `b` against `c`.
-    static func mcNemar(_ b: Int, _ c: Int) -> Double {
-        let n = b + c
-        guard n > 0 else { return 1 }
-        let k = min(b, c)
-        var tail = 0.0
-        for i in 0...k {
-            tail += exp(lgamma(Double(n + 1)) - lgamma(Double(i + 1)) - lgamma(Double(n - i + 1)) - Double(n) * log(2.0))
-        }
-        return min(1, 2 * tail)
+        return (Double(candidateRight) / Double(both), Double(activeRight) / Double(both), both, DriftStatistics.mcNemar(onlyCandidate, onlyActive))
     }
 
     /// The share of "true" among the known values of a flag column.

@@ -246,11 +246,13 @@ public final class EdgePipeline: @unchecked Sendable {
         }
         var shadowAnswer: Decision.ShadowAnswer?
         var candidateFailed: Bool?
+        var bothAnswers: (candidate: Answer, active: Answer)?
         if let candidate, let comparison, isCanary || runsShadow {
             let (candidateResult, candidateMs) = isCanary ? (serving.id == candidate.id ? (first, firstMs) : (comparison.0, comparison.1)) : comparison
             let activeResult = isCanary ? (serving.id == candidate.id ? comparison.0 : first) : first
             let c = try? candidateResult.get(), a = try? activeResult.get()
             candidateFailed = c == nil
+            if let c, let a { bothAnswers = (c, a) }
             let agrees = c != nil && a != nil && (c!.text == a!.text || (!c!.recognised && !a!.recognised))
             // The model that ran beside the one that answered is logged with the decision: the shadow candidate, or in
             // canary mode the other of the two, so canary decisions carry their agreement with the active model too.
@@ -280,8 +282,13 @@ public final class EdgePipeline: @unchecked Sendable {
             recognizer: serving.recognizer, id: id,
             speech: Array(job.window[max(0, speechStart - margin)..<min(job.window.count, speechEnd + margin)]),
             elapsed: { Self.seconds(ContinuousClock.now - job.closedAt) })
-        if routed.cloud?.status == .answered, let shadow = shadowAnswer {
-            shadowAnswer?.agreesCloud = shadow.text == routed.text || (!shadow.recognised && !routed.recognised)
+        if routed.cloud?.status == .answered {
+            func agreesCloud(_ text: String, _ recognised: Bool) -> Bool { text == routed.text || (!recognised && !routed.recognised) }
+            if let shadow = shadowAnswer { shadowAnswer?.agreesCloud = agreesCloud(shadow.text, shadow.recognised) }
+            if let candidate, let both = bothAnswers {
+                slots.observeTeacher(candidate: candidate.id, candidateAgrees: agreesCloud(both.candidate.text, both.candidate.recognised),
+                                     activeAgrees: agreesCloud(both.active.text, both.active.recognised))
+            }
         }
         let finishedAt = ContinuousClock.now
         let policy = self.policy.answering(withThreshold: serving.recognizer.manifest.acceptThreshold)

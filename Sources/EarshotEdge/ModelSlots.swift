@@ -1,5 +1,6 @@
 public import EarshotRecognizer
 public import EarshotBundles
+import EarshotMonitoring
 import Foundation
 
 /// How a candidate model is doing against the active one on the same utterances, and when it must be rolled back.
@@ -43,6 +44,26 @@ public struct CandidateHealth: Sendable {
 
     public var agreement: Double { samples > errors ? Double(agreements) / Double(samples - errors) : 0 }
 
+    /// Utterances the cloud teacher answered while both models ran, and how often each model agreed with it.
+    public private(set) var teacherSamples = 0
+    public private(set) var candidateTeacherAgreements = 0
+    public private(set) var activeTeacherAgreements = 0
+    /// Teacher answers only the candidate agreed with, and only the active model agreed with (McNemar's pairs).
+    public private(set) var onlyCandidateRight = 0
+    public private(set) var onlyActiveRight = 0
+
+    /// One utterance the cloud answered with both models' answers at hand.
+    public mutating func observeTeacher(candidateAgrees: Bool, activeAgrees: Bool) {
+        teacherSamples += 1
+        if candidateAgrees { candidateTeacherAgreements += 1 }
+        if activeAgrees { activeTeacherAgreements += 1 }
+        if candidateAgrees && !activeAgrees { onlyCandidateRight += 1 }
+        if activeAgrees && !candidateAgrees { onlyActiveRight += 1 }
+    }
+
+    /// Enough teacher answers to judge agreement by: half the minimum sample (the cloud hears only some utterances).
+    func teacherDecides(_ t: Thresholds) -> Bool { teacherSamples >= max(10, t.minimumSamples / 2) }
+
     /// Why the candidate must go, or nil while it is healthy or there is too little evidence.
     public func breach(_ t: Thresholds) -> String? {
         guard samples >= t.minimumSamples else { return nil }
@@ -57,7 +78,18 @@ public struct CandidateHealth: Sendable {
         if increase > t.maximumNullRateIncrease {
             return String(format: "null results %.3f above the active model's (limit %.3f) over %d utterances", increase, t.maximumNullRateIncrease, samples)
         }
-        if agreement < t.minimumAgreement {
+        // The cloud teacher, where it answered, says which of the two is right: a candidate that agrees with it
+        // significantly less often than the active model goes (McNemar p < 0.01); one that agrees at least as often may disagree with the active model (a
+        // retrained model is meant to differ where the old one was wrong).
+        let teacherSays = teacherDecides(t)
+        let candidateTeacher = Double(candidateTeacherAgreements) / Double(max(1, teacherSamples))
+        let activeTeacher = Double(activeTeacherAgreements) / Double(max(1, teacherSamples))
+        if teacherSays && samples >= t.minimumSamples && onlyActiveRight > onlyCandidateRight
+            && DriftStatistics.mcNemar(onlyCandidateRight, onlyActiveRight) < 0.01 {
+            return String(format: "agreement with the cloud teacher %.3f, the active model's %.3f, over %d utterances", candidateTeacher, activeTeacher,
+                          teacherSamples)
+        }
+        if agreement < t.minimumAgreement && !(teacherSays && candidateTeacher >= activeTeacher) {
             return String(format: "agreement with the active model %.3f < %.3f over %d utterances", agreement, t.minimumAgreement, samples)
         }
         return nil
@@ -212,6 +244,13 @@ public final class ModelSlots: @unchecked Sendable {
         }
         note("earshot: slots: \(message)")
         return message
+    }
+
+    /// The cloud answered an utterance both models ran on: whether each agreed with it (see `CandidateHealth`).
+    func observeTeacher(candidate id: String, candidateAgrees: Bool, activeAgrees: Bool) {
+        lock.lock(); defer { lock.unlock() }
+        guard snapshot.candidate?.id == id else { return }
+        health.observeTeacher(candidateAgrees: candidateAgrees, activeAgrees: activeAgrees)
     }
 
     public var candidateHealth: CandidateHealth {

@@ -104,14 +104,10 @@ public final class Router: @unchecked Sendable {
         }
     }
 
-    /// Whether utterance `id` falls in a spot-check sample of `share`: FNV-1a of the id against the share, so the
-    /// choice is the same on every run and independent of confidence.
+    /// Whether utterance `id` falls in a spot-check sample of `share`: the same per-utterance fraction as canary draws,
+    /// salted so spot checks are independent of which utterances a canary answers.
     static func sampled(_ id: String, share: Double) -> Bool {
-        guard share > 0 else { return false }
-        guard share < 1 else { return true }
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in id.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
-        return Double(hash >> 11) / Double(1 << 53) < share
+        share > 0 && ModelSlots.fraction("spot-check|" + id) < share
     }
 }
 

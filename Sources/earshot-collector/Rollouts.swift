@@ -85,6 +85,8 @@ extension Collector {
             @Option(help: "Least agreement between candidate and active model (0…1).") var minAgreement = 0.7
             @Option(help: "Hold for a human when a step has too little evidence after this long (default: 3 intervals).") var holdAfter: String?
             @Option(help: "The model compared with (default: the group's most used model).") var baseline: String?
+            @Flag(help: "Promote a step only when the candidate agrees with the cloud teacher significantly more often than the active model (McNemar p < 0.05 on the same utterances).")
+            var requireTeacherGain = false
             @Option(name: .customLong("pin"), help: "A device always in the first step (repeat).") var pinned: [String] = []
             @Option(name: .customLong("exclude"), help: "A device never in this rollout (repeat).") var excluded: [String] = []
             @Option(help: "The rollout's id (default: MODEL-GROUP-TIME).") var id: String?
@@ -101,6 +103,7 @@ extension Collector {
                 request.minimumSamples = minSamples
                 request.minimumAgreement = minAgreement
                 request.baseline = baseline
+                request.requireTeacherGain = requireTeacherGain
                 request.pinned = pinned
                 request.excluded = excluded
                 request.id = id

@@ -3,8 +3,9 @@
 - **before** (the population command-en 0.1.0 was trained for): espeak-ng voices of its training set, a quiet room
   (pink noise at 25–30 dB SNR), speech at −26 dBFS, the usual microphone.
 - **after** (the new operators): flite voices (an engine v1 never heard) with each device's own pitch shift and
-  tempo, a cheap headset microphone (300 Hz–3.4 kHz band with a 1.5 kHz resonance, a filter v1 never trained on),
-  machinery noise (fan, brown, hum) at 6–14 dB SNR, speech at −32 dBFS. Held-out devices also hear the real recorded
+  tempo, a cheap headset microphone (bass cut below 250 Hz, a 2.5 kHz presence peak, nothing above 5.5 kHz: a
+  response v1 never trained on),
+  machinery noise (fan, brown, hum) at 12–20 dB SNR, speech at −32 dBFS. Held-out devices also hear the real recorded
   "yes" and "no" of ../shared/fixtures/tflm-micro-speech (evaluation only: held-out devices are never trained on).
 
 Each device and phase is one recording: background noise throughout, utterances 1.2–1.8 s apart, and a truth file
@@ -28,7 +29,7 @@ import synth  # noqa: E402
 FIXTURES = os.environ.get("EARSHOT_FIXTURES", os.path.join(ROOT, "..", "shared", "fixtures"))
 BEFORE_VOICES = [v for v in D.ESPEAK_TRAIN if v[1].split("+")[0] in ("en-us", "en-gb", "en-029")]
 AFTER_VOICES = ["kal", "awb", "rms", "slt"]
-HEADSET = ["highpass", "300", "lowpass", "3400", "equalizer", "1500", "0.7q", "8"]
+HEADSET = ["highpass", "250", "equalizer", "2500", "1q", "6", "lowpass", "5500"]
 
 
 def device_profile(index, seed):
@@ -93,7 +94,7 @@ def recording(phase, index, items, seed, path):
         at += len(s) + gap
     profile = device_profile(index, seed)
     kind = "pink" if before else profile["noise"]
-    snr = float(rng.uniform(25, 30)) if before else float(rng.uniform(6, 14))
+    snr = float(rng.uniform(25, 30)) if before else float(rng.uniform(12, 20))
     background = synth.noise(kind, n, rng) * 10 ** ((L.SPEECH_LEVEL_DBFS - snr) / 20)
     x = clean + background
     if not before:

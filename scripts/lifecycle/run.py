@@ -32,7 +32,7 @@ import population as P  # noqa: E402
 
 SIZES = {
     # devices, of which held out; utterances per device before, after, per rollout round and for evaluation
-    "small": {"devices": 6, "held_out": 2, "before": 40, "after": 40, "round": 32, "eval": 64, "replay": 320, "epochs": 10, "min_samples": 30},
+    "small": {"devices": 6, "held_out": 2, "before": 40, "after": 40, "round": 32, "eval": 64, "replay": 480, "epochs": 10, "min_samples": 30},
     "full": {"devices": 12, "held_out": 3, "before": 64, "after": 64, "round": 48, "eval": 128, "replay": 1200, "epochs": 14, "min_samples": 60},
 }
 SEED = 23
@@ -209,7 +209,7 @@ def total(scores):
 def rollout(fleet, model, rollout_id, max_rounds):
     """Starts a rollout of `model` (shadow, 50 %, switch) and runs rounds until it finishes; returns its plan and log."""
     fleet.collector("rollout", "start", model, "--group", "field", "--steps", "shadow,50,100", "--interval", "0s",
-                    "--min-samples", str(fleet.size["min_samples"]), "--baseline", "command-en@0.1.0" if rollout_id == "v2" else "command-en@0.2.0",
+                    "--min-samples", str(fleet.size["min_samples"]), "--require-teacher-gain", "--baseline", "command-en@0.1.0" if rollout_id == "v2" else "command-en@0.2.0",
                     "--id", rollout_id)
     fleet.sync_all()
     rounds, verdicts, live = 0, [], []
@@ -301,7 +301,7 @@ def main():
         import deployment  # noqa: E402
         import numpy as np  # noqa: E402
         clips, facts = P.replay_clips(size["replay"], SEED, fleet.pool)
-        np.save(os.path.join(data, "replay_features.npy"), deployment.features(clips, data, "replay", fleet.earshot))
+        np.save(os.path.join(data, "replay_features.npy"), deployment.features([c / 32768 for c in clips], data, "replay", fleet.earshot))
         json.dump(facts, open(os.path.join(data, "replay_facts.json"), "w"))
         report["label_noise"] = label_noise(items, fleet.truth)
         log(f"export: {len(items)} clips {provenance}; teacher labels wrong on {report['label_noise']}")
@@ -374,7 +374,7 @@ def expectations(r):
         problems.append("an alarm fired before the shift")
     if r.get("rollout_v2", {}).get("state") != "completed":
         problems.append(f"v2's rollout ended {r.get('rollout_v2', {}).get('state')}, not completed")
-    if r.get("rollout_broken", {}).get("state") != "rolled_back":
+    if r.get("rollout_broken", {}).get("state") != "rolled-back":
         problems.append(f"the broken v2' rollout ended {r.get('rollout_broken', {}).get('state')}, not rolled_back")
     h = r.get("held_out", {})
     if h and not h["eval/v2"]["top1"] > h["eval/v1"]["top1"]:

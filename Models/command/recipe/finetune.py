@@ -8,7 +8,8 @@ converter produced), so anyone holding a bundle and a fleet export can make the 
 `--deployment-weight`, and optionally a replay split of synthetic clips in the v1 recipe's style (so `unknown` and
 `silence`, which deployment traffic rarely shows, are not forgotten). A seeded 20 % of the deployment clips are kept
 out for early stopping and temperature calibration; `deployment_test` (the held-out devices) is never read here.
-The accept threshold is the base bundle's; the temperature is refitted; the manifest's drift baseline is recomputed
+The temperature is refitted on the calibration clips, the accept threshold on held-back out-of-vocabulary replay
+clips (≤ 2 % accepted, as the v1 recipe does; the base bundle's when there are fewer than 20); the manifest's drift baseline is recomputed
 on the calibration clips (the population the new version is for).
 
 Usage: python3 Models/command/recipe/finetune.py --base Models/command/command-en --data DIR --out BUNDLE
@@ -119,15 +120,21 @@ def main():
     held = np.zeros(len(dx), dtype=bool)
     held[rng.choice(len(dx), max(5, len(dx) // 5), replace=False)] = True
     train_x, train_y, weight = dx[~held], dy[~held], np.full((~held).sum(), args.deployment_weight, np.float32)
-    replay = load_split(args.data, args.replay)
-    if replay is not None:
-        train_x = np.concatenate([train_x, replay[0]])
-        train_y = np.concatenate([train_y, replay[1]])
-        weight = np.concatenate([weight, np.ones(len(replay[0]), np.float32)])
     val_x, val_y = dx[held], dy[held]
+    replay = load_split(args.data, args.replay)
+    oov_x = np.zeros((0, *dx.shape[1:]), dtype=dx.dtype)
+    if replay is not None:
+        rx, ry = replay[0], replay[1]
+        kept = np.zeros(len(rx), dtype=bool)
+        kept[rng.choice(len(rx), len(rx) // 5, replace=False)] = True
+        train_x = np.concatenate([train_x, rx[~kept]])
+        train_y = np.concatenate([train_y, ry[~kept]])
+        weight = np.concatenate([weight, np.ones((~kept).sum(), np.float32)])
+        val_x, val_y = np.concatenate([val_x, rx[kept]]), np.concatenate([val_y, ry[kept]])
+        oov_x = rx[kept & (ry == L.LABELS.index("unknown"))]
     print(f"fine-tuning {base_manifest['name']}@{base_manifest['version']} on {(~held).sum()} deployment clips "
           f"from {len({f['device'] for f in dfacts})} devices (weight {args.deployment_weight})"
-          f"{f' and {len(replay[0])} replay clips' if replay is not None else ''}; {len(val_x)} kept for calibration", flush=True)
+          f"{f' and replay clips' if replay is not None else ''}; {len(val_x)} kept for calibration", flush=True)
 
     model = folded_model(tf, 64)
     weights = dequantised_weights(base_bytes)
@@ -161,10 +168,25 @@ def main():
     p = T.softmax(logits / temperature)
     print(f"int8 calibration-clip accuracy {np.mean(p.argmax(1) == val_y):.3f} (base {np.mean(base_logits.argmax(1) == val_y):.3f}); "
           f"temperature {temperature:.3f}", flush=True)
+    # The accept threshold: the lowest with ≤ 2 % of held-back out-of-vocabulary replay clips accepted as a command
+    # (the v1 recipe's rule); with too few of them to say, the base bundle's.
+    threshold = base_manifest["accept_threshold"]
+    if len(oov_x) >= 20:
+        oov_p = T.softmax(run_int8(model_bytes, oov_x)[0] / temperature)
+        for candidate in np.arange(0.30, 0.96, 0.01):
+            if np.mean((oov_p.argmax(1) >= 2) & (oov_p.max(1) >= candidate)) <= T.OOV_FALSE_ACCEPT_GOAL:
+                threshold = float(round(candidate, 2))
+                break
+        else:
+            threshold = 0.95
+    words = val_y >= 2
+    accepted = (p.argmax(1) == val_y) & (p.max(1) >= threshold)
+    print(f"accept threshold {threshold:.2f} (out-of-vocabulary clips: {len(oov_x)}); calibration words accepted and right "
+          f"{np.mean(accepted[words]):.3f}", flush=True)
     os.makedirs(args.out, exist_ok=True)
     open(os.path.join(args.out, "model.tflite"), "wb").write(model_bytes)
     manifest = dict(base_manifest)
-    manifest.update({"version": args.version, "temperature": round(temperature, 6),
+    manifest.update({"version": args.version, "temperature": round(temperature, 6), "accept_threshold": threshold,
                      "baseline": {"source": f"calibration clips of the fleet export (fine-tuned from {base_manifest['version']})",
                                   **T.baseline(val_x, p)},
                      "training": {"base": f"{base_manifest['name']}@{base_manifest['version']}",
@@ -175,7 +197,8 @@ def main():
                      "model_sha256": hashlib.sha256(model_bytes).hexdigest()})
     manifest.pop("signature", None)
     json.dump(manifest, open(os.path.join(args.out, "manifest.json"), "w"), indent=2)
-    print(json.dumps({"version": args.version, "temperature": temperature, "calibration_accuracy": float(np.mean(p.argmax(1) == val_y))}))
+    print(json.dumps({"version": args.version, "temperature": temperature, "accept_threshold": threshold,
+                      "calibration_accuracy": float(np.mean(p.argmax(1) == val_y))}))
 
 
 if __name__ == "__main__":

@@ -189,4 +189,17 @@ public enum DriftStatistics {
         }
         return ChiSquare(statistic: statistic, pValue: SpecialFunctions.chiSquareSurvival(statistic, degrees: degrees), degrees: degrees)
     }
+
+    /// McNemar's exact two-sided test for paired yes/no outcomes: the binomial probability, at p = ½, of a split of
+    /// the `b + c` discordant pairs at least as uneven as `b` against `c` (for example two models judged against one
+    /// teacher on the same utterances).
+    public static func mcNemar(_ b: Int, _ c: Int) -> Double {
+        let n = b + c
+        guard n > 0 else { return 1 }
+        var tail = 0.0
+        for i in 0...min(b, c) {
+            tail += exp(lgamma(Double(n + 1)) - lgamma(Double(i + 1)) - lgamma(Double(n - i + 1)) - Double(n) * log(2.0))
+        }
+        return min(1, 2 * tail)
+    }
 }
