@@ -1,5 +1,6 @@
 @testable import EarshotCollector
 @testable import EarshotSync
+import EarshotMonitoring
 import EarshotTestSupport
 import Foundation
 import Testing
@@ -96,6 +97,26 @@ struct AlarmTests {
         let report = try #require(try JSONSerialization.jsonObject(with: listed.stdoutData) as? [String: Any])
         #expect((report["log"] as? [Any])?.count == 8 && (report["holds"] as? [Any])?.count == 1)
         await rig.close()
+    }
+
+    /// A flag the device did not know (the cloud was not asked) is not a value: asking the cloud more often must not
+    /// look like concept drift. Numbers and the other categorical columns are split as they are.
+    @Test func unknownFlagsAreLeftOutOfDriftWindows() throws {
+        var w = UtteranceWindow()
+        w.count = 200
+        // Reference: the cloud asked on 20 of 100 utterances; current: on 80 of 100; agreement 70 % in both.
+        func flags(asked: Int) -> [String] { (0..<100).map { $0 < asked ? ($0 % 10 < 7 ? "true" : "false") : "" } }
+        w.categorical["cloud_agrees"] = flags(asked: 20) + flags(asked: 80)
+        w.categorical["label"] = Array(repeating: "", count: 100) + Array(repeating: "go", count: 100)
+        let (reference, current) = w.split(currentCount: 100)
+        guard case .categorical(let r)? = reference.first(where: { $0.0 == "cloud_agrees" })?.1, case .categorical(let c)? = current["cloud_agrees"],
+              case .categorical(let labels)? = reference.first(where: { $0.0 == "label" })?.1 else { Issue.record("columns missing"); return }
+        #expect(r.count == 20 && c.count == 80 && !r.contains("") && !c.contains(""))
+        #expect(labels.count == 100)
+        var policy = DriftPolicy()
+        policy.minimumSamples = 10
+        let result = DriftDetector(policy: policy).compare(reference: [("cloud_agrees", .categorical(r))], current: ["cloud_agrees": .categorical(c)])
+        #expect(result.first?.drifted == false, "\(String(describing: result.first?.reason))")
     }
 
     @Test func configProblemsAreNamed() throws {

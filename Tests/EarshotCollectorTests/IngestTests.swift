@@ -81,6 +81,23 @@ struct IngestTests {
         }
     }
 
+    /// The local model's own confidence is kept whoever answered (the cloud's answer replaces `confidence`), and the
+    /// shadow model's agreement with the cloud is a column: the output-drift alarm and the gate's teacher comparison.
+    @Test func localConfidenceAndTheShadowsAgreementWithTheCloudAreColumns() throws {
+        var cloud = Batches.record(1)
+        var decision = (cloud["record"] as! [String: Any])["decision"] as! [String: Any]
+        decision["source"] = "cloud"; decision["confidence"] = 0.95
+        decision["local"] = ["text": "go", "confidence": 0.41, "recognised": true, "agrees": false]
+        decision["shadow"] = ["model": "command-en@0.2.0", "text": "stop", "confidence": 0.9, "recognised": true, "agrees": false, "agrees_cloud": true, "ms": 3]
+        cloud["record"] = ["schema": 1, "boot_id": "boot", "monotonic_ns": 1_000, "decision": decision]
+        let batch = try IngestBatch(body: Batches.json(device: "d", records: [cloud, Batches.record(2)]), encoding: nil, limits: IngestLimits())
+        let (answered, local) = (batch.records[0].row, batch.records[1].row)
+        #expect(answered.confidence == 0.95 && answered.localConfidence == 0.41 && answered.cloudAgrees == false && answered.shadowAgreesCloud == true)
+        #expect(local.localConfidence == 0.9 && local.shadowAgreesCloud == nil)
+        let columns = UtteranceRow.numericColumns + UtteranceRow.flagColumns
+        #expect(columns.contains("local_confidence") && columns.contains("shadow_agrees_cloud"))
+    }
+
     @Test(arguments: Engines.all)
     func eachRecordIsStoredOnceAndAcknowledged(_ engine: String) async throws {
         let rig = try await Rig(engine)

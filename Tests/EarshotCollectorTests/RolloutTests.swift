@@ -128,6 +128,52 @@ struct RolloutTests {
 
     /// The gate is not fooled by noise: identical candidate and baseline distributions at the minimum sample size
     /// promote (almost) always; the drift engine's corrected tests keep false rollbacks rare.
+    /// Paired teacher evidence: in a shadow step the active model's agreement with the cloud is `cloud_agrees` and the
+    /// candidate's `shadow_agrees_cloud`; on canary utterances the roles swap. A retrained candidate that disagrees
+    /// with the active model because the active model is wrong is promoted; one the teacher finds worse is rolled
+    /// back; `require_teacher_gain` waits for a significant gain.
+    @Test func theTeacherDecidesBetweenCandidateAndActiveModel() throws {
+        #expect(abs(DriftStatistics.mcNemar(0, 6) - 2.0 / 64) < 1e-12 && DriftStatistics.mcNemar(3, 3) == 1 && DriftStatistics.mcNemar(0, 0) == 1)
+        #expect(abs(DriftStatistics.mcNemar(2, 10) - 0.03857421875) < 1e-9)      // 2 · Σ_{i≤2} C(12, i) / 4096
+        var plan = try Self.plan("shadow,50,100")
+        func shadowWindow(_ pairs: [(active: String, candidate: String)], agreement: Double) -> UtteranceWindow {
+            var w = Self.window(pairs.count, confidence: 0.9, nulls: 0.05, agreement: agreement, seed: 7)
+            w.categorical["cloud_agrees"] = pairs.map(\.active)
+            w.categorical["shadow_agrees_cloud"] = pairs.map(\.candidate)
+            return w
+        }
+        let fixes = Array(repeating: (active: "false", candidate: "true"), count: 30) + Array(repeating: (active: "true", candidate: "true"), count: 50)
+            + Array(repeating: (active: "true", candidate: "false"), count: 5) + Array(repeating: (active: "", candidate: ""), count: 40)
+        let baseline = Self.window(400, confidence: 0.9, nulls: 0.05, agreement: nil, seed: 1)
+        var v = RolloutGate.evaluate(plan, candidate: shadowWindow(fixes, agreement: 0.6), baseline: baseline, localRollbacks: [], refusals: [], now: 2_000)
+        let teacher = try #require(v.metrics.first { $0.name == "teacher_agreement" })
+        #expect(teacher.candidateCount == 85 && abs((teacher.candidate ?? 0) - 80.0 / 85) < 1e-9 && abs((teacher.baseline ?? 0) - 55.0 / 85) < 1e-9)
+        #expect(v.outcome == .promote && (teacher.pValue ?? 1) < 1e-4, "\(v.reason)")
+        #expect(v.metrics.first { $0.name == "agreement_with_active" }?.note.contains("agrees with the teacher more often") == true)
+        // The same disagreement without teacher evidence is a rollback.
+        v = RolloutGate.evaluate(plan, candidate: Self.window(125, confidence: 0.9, nulls: 0.05, agreement: 0.6, seed: 8), baseline: baseline,
+                                 localRollbacks: [], refusals: [], now: 2_000)
+        #expect(v.outcome == .rollback && v.reason.contains("agreement with the active model"), "\(v.reason)")
+        // The teacher siding with the active model: rolled back even at high agreement.
+        let breaks = fixes.map { (active: $0.candidate, candidate: $0.active) }
+        v = RolloutGate.evaluate(plan, candidate: shadowWindow(breaks, agreement: 0.9), baseline: baseline, localRollbacks: [], refusals: [], now: 2_000)
+        #expect(v.outcome == .rollback && v.reason.contains("cloud teacher"), "\(v.reason)")
+        // Asking for a gain: an even split waits, a significant gain promotes.
+        plan.requireTeacherGain = true
+        let even = Array(repeating: (active: "false", candidate: "true"), count: 6) + Array(repeating: (active: "true", candidate: "false"), count: 5)
+            + Array(repeating: (active: "true", candidate: "true"), count: 40)
+        v = RolloutGate.evaluate(plan, candidate: shadowWindow(even, agreement: 0.9), baseline: baseline, localRollbacks: [], refusals: [], now: 1_100)
+        #expect(v.outcome == .wait && v.reason.contains("no significant gain"), "\(v.reason)")
+        v = RolloutGate.evaluate(plan, candidate: shadowWindow(fixes, agreement: 0.6), baseline: baseline, localRollbacks: [], refusals: [], now: 2_000)
+        #expect(v.outcome == .promote && v.reason.contains("agrees with the teacher more often"), "\(v.reason)")
+        // On a canary step the candidate answered: its agreement is cloud_agrees, the active model's shadow_agrees_cloud.
+        plan.step = 1
+        var canary = shadowWindow(fixes.map { (active: $0.candidate, candidate: $0.active) }, agreement: 0.6)
+        canary.count = fixes.count
+        v = RolloutGate.evaluate(plan, candidate: canary, baseline: baseline, localRollbacks: [], refusals: [], now: 2_000)
+        #expect(v.metrics.first { $0.name == "teacher_agreement" }.map { ($0.candidate ?? 0) > ($0.baseline ?? 1) } == true)
+    }
+
     @Test func noFalseRollbacksWithoutADifference() throws {
         let plan = try Self.plan("5,100")
         var rollbacks = 0

@@ -288,3 +288,31 @@ struct BundleArchiveTests {
         #expect(store.installed().isEmpty)
     }
 }
+
+/// A candidate's health on the device: the label-free agreement rule, and the cloud teacher's word where it answered.
+@Suite("candidate health")
+struct CandidateHealthTests {
+    static func health(samples: Int, agreeing: Int, teacher: [(candidate: Bool, active: Bool)]) -> CandidateHealth {
+        var h = CandidateHealth()
+        for k in 0..<samples { h.observe(error: false, candidateNull: false, activeNull: false, agrees: k < agreeing, milliseconds: 5) }
+        for t in teacher { h.observeTeacher(candidateAgrees: t.candidate, activeAgrees: t.active) }
+        return h
+    }
+
+    @Test func theTeacherExcusesDisagreementOnlyWhenTheCandidateIsAtLeastAsRight() {
+        let t = CandidateHealth.Thresholds()
+        // 60 % agreement with the active model and no teacher: rolled back, as before.
+        #expect(Self.health(samples: 40, agreeing: 24, teacher: []).breach(t)?.contains("agreement with the active model") == true)
+        // The same, but the teacher sides with the candidate on 20 answers: the disagreement is the improvement.
+        let better = Array(repeating: (candidate: true, active: false), count: 8) + Array(repeating: (candidate: true, active: true), count: 12)
+        #expect(Self.health(samples: 40, agreeing: 24, teacher: better).breach(t) == nil)
+        // Too few teacher answers (fewer than half the minimum sample) say nothing.
+        #expect(Self.health(samples: 40, agreeing: 24, teacher: Array(better.prefix(9))).breach(t) != nil)
+        // The teacher siding with the active model significantly (McNemar p < 0.01) rolls back even at high agreement.
+        let worse = Array(repeating: (candidate: false, active: true), count: 10) + Array(repeating: (candidate: true, active: true), count: 10)
+        #expect(Self.health(samples: 40, agreeing: 36, teacher: worse).breach(t)?.contains("cloud teacher") == true)
+        // A small, insignificant lead of the active model is not a reason.
+        let close = [(candidate: false, active: true), (false, true), (true, false)] + Array(repeating: (candidate: true, active: true), count: 17)
+        #expect(Self.health(samples: 40, agreeing: 36, teacher: close).breach(t) == nil)
+    }
+}

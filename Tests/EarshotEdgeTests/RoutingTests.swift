@@ -1,5 +1,5 @@
 import EarshotAudio
-import EarshotEdge
+@testable import EarshotEdge
 import EarshotRecognizer
 import EarshotTestSupport
 import Foundation
@@ -31,11 +31,12 @@ struct RoutingTests {
     static let words = ["stop", "seven", "forward", "left", "cancel", "status", "down", "nine"]
 
     /// Tests not about timing get a budget (and request timeout) far beyond any slowness of a loaded machine.
-    static func router(_ policy: RoutingPolicy, _ server: TranscriptionServer, askBelow: Double = 0.9, budget: Double = 60,
+    static func router(_ policy: RoutingPolicy, _ server: TranscriptionServer, askBelow: Double = 0.9, askSample: Double = 0, budget: Double = 60,
                        timeout: Double = 30, failures: Int = 3, backoff: Double = 1) -> Router {
         var configuration = RoutingConfiguration()
         configuration.policy = policy
         configuration.askBelow = askBelow
+        configuration.askSample = askSample
         configuration.budget = budget
         configuration.requestTimeout = min(timeout, budget)
         return Router(configuration: configuration, client: CloudClient(url: server.url, responseFormat: "json"),
@@ -67,6 +68,30 @@ struct RoutingTests {
         }
         let c = pipeline.snapshot
         #expect(c.cloudAnswers == confidences.filter { $0 < askBelow }.count && c.cloudAnswers > 0 && c.cloudFailures == 0 && c.offline == 0)
+    }
+
+    /// Spot checks: with nothing below the threshold, local-first still asks the cloud for a hash-chosen share of the
+    /// confident utterances, marks those requests `spot_check`, and picks the same utterances again for the same ids.
+    @Test func spotChecksAskTheCloudForASampleOfConfidentUtterances() throws {
+        let (audio, _) = try EdgePipelineTests.recording(Self.words + Self.words)
+        let server = try TranscriptionServer("say", text: "Stop.")
+        let (pipeline, collected) = try EdgePipelineTests.pipeline(queue: 8, wait: true, router: Self.router(.localFirst, server, askBelow: 0, askSample: 0.5))
+        try pipeline.run(SampleArraySource(audio))
+        let decisions = collected.decisions
+        #expect(decisions.count == 2 * Self.words.count)
+        let checked = decisions.filter { $0.cloud != nil }
+        #expect(!checked.isEmpty && checked.count < decisions.count, "\(checked.count) of \(decisions.count) spot-checked")
+        for d in decisions {
+            #expect((d.cloud != nil) == Router.sampled(d.id, share: 0.5))
+            if let cloud = d.cloud { #expect(cloud.spotCheck == true && d.source == "cloud" && d.local != nil) }
+        }
+        // The share is honoured over many ids, and independent of the canary draw of the same ids.
+        let ids = (0..<4_000).map { "run-\($0)" }
+        let sampled = ids.filter { Router.sampled($0, share: 0.25) }
+        #expect(abs(Double(sampled.count) / 4_000 - 0.25) < 0.03)
+        let both = sampled.filter { ModelSlots.fraction($0) < 0.25 }.count
+        #expect(abs(Double(both) / Double(sampled.count) - 0.25) < 0.06)
+        #expect(!Router.sampled("x", share: 0) && Router.sampled("x", share: 1))
     }
 
     /// The cloud dies after three answers: two requests fail, the circuit opens and later utterances are answered
