@@ -15,6 +15,7 @@ v2 beats v1 on the held-out slice). The report is written to WORK/report.json an
 """
 import argparse
 import json
+import math
 import multiprocessing
 import os
 import shutil
@@ -189,16 +190,25 @@ ALARMS = """alarms:
 """
 
 
-def score(decisions, truth):
-    """Per true utterance: the decision overlapping it. Returns (utterances, right (top-1), accepted and right)."""
+def score(decisions, truth, per_utterance=None):
+    """Per true utterance: the decision overlapping it. Returns (utterances, right (top-1), accepted and right); with
+    `per_utterance`, appends each utterance's top-1 correctness to it."""
     n = right = accepted = 0
     for u in truth["utterances"]:
         n += 1
         hit = [d for d in decisions if d["start"] < u["end"] + 0.2 and d["end"] > u["start"] - 0.2]
-        if hit and hit[0]["text"] == u["label"]:
-            right += 1
-            accepted += bool(hit[0].get("accepted"))
+        ok = bool(hit) and hit[0]["text"] == u["label"]
+        right += ok
+        accepted += ok and bool(hit[0].get("accepted"))
+        if per_utterance is not None:
+            per_utterance.append(ok)
     return n, right, accepted
+
+
+def mcnemar(b, c):
+    """McNemar's exact two-sided p for b against c discordant pairs (as DriftStatistics.mcNemar)."""
+    n = b + c
+    return 1.0 if n == 0 else min(1.0, 2 * sum(math.comb(n, i) for i in range(min(b, c) + 1)) / 2 ** n)
 
 
 def total(scores):
@@ -235,13 +245,17 @@ def evaluate_held_out(fleet, bundles):
     on), and on their before-shift recordings (the old population must not get worse)."""
     results = {}
     for phase in ("eval", "before"):
+        correct = {}
         for label, bundle in bundles.items():
-            scores = []
+            scores, correct[label] = [], []
             for name in fleet.held_out:
                 audio, truth = fleet.recording(phase, name)
                 out = run([fleet.earshot, "run", "--audio", audio, "--model", bundle]).stdout
-                scores.append(score([json.loads(x) for x in out.splitlines() if x.strip()], truth))
+                scores.append(score([json.loads(x) for x in out.splitlines() if x.strip()], truth, correct[label]))
             results[f"{phase}/{label}"] = total(scores)
+        only_v2 = sum(b and not a for a, b in zip(correct["v1"], correct["v2"]))
+        only_v1 = sum(a and not b for a, b in zip(correct["v1"], correct["v2"]))
+        results[f"{phase}/v2-vs-v1"] = {"only_v2_right": only_v2, "only_v1_right": only_v1, "mcnemar_p": float(f"{mcnemar(only_v2, only_v1):.3g}")}
         scores = []
         for name in fleet.held_out:
             audio, truth = fleet.recording(phase, name)
