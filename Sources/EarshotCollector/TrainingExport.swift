@@ -22,6 +22,8 @@ public struct TrainingExport: Sendable {
         public var site: String?
         public var hardware: String?
         public var group: String?
+        /// A cohort by any of its names: the device's site, hardware tag or rollout group equals it.
+        public var cohort: String?
         /// Least label confidence (a technician's label counts as 1).
         public var minimumConfidence = 0.0
         /// Only these provenances (nil: all).
@@ -127,6 +129,7 @@ public struct TrainingExport: Sendable {
             if let site = selection.site, entry?.site != site { return }
             if let hardware = selection.hardware, entry?.hardware != hardware { return }
             if let group = selection.group, entry?.group != group { return }
+            if let cohort = selection.cohort, ![entry?.site, entry?.hardware, entry?.group].contains(cohort) { return }
             guard let object = try? JSONSerialization.jsonObject(with: Data(row.body.utf8)) as? [String: Any],
                   let decision = object["decision"] as? [String: Any], let id = decision["id"] as? String else { return }
             let verdict = verdicts.map[row.deviceID + "\u{1F}" + id].map { (kind: $0.0, label: $0.1) }

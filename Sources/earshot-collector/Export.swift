@@ -30,6 +30,7 @@ extension Collector {
         @Option(help: "With --for-training: only devices of this site.") var site: String?
         @Option(help: "With --for-training: only devices with this hardware tag.") var hardware: String?
         @Option(help: "With --for-training: only devices of this rollout group.") var group: String?
+        @Option(help: "With --for-training: only devices whose site, hardware tag or rollout group is this cohort.") var cohort: String?
         @Option(name: [.customLong("min-confidence"), .customLong("min-agreement")],
                 help: "With --for-training: only labels at least this confident (a technician's counts as 1).") var minConfidence = 0.0
         @Option(help: "With --for-training: only these label sources (technician-correction, technician-confirmation, cloud-teacher, local-model; comma-separated).")
@@ -44,8 +45,8 @@ extension Collector {
 
         func run() async throws {
             if forTraining { return try await training() }
-            if site != nil || hardware != nil || group != nil || provenance != nil || minConfidence > 0 {
-                throw fail("--site, --hardware, --group, --min-confidence and --provenance go with --for-training", .usage)
+            if site != nil || hardware != nil || group != nil || cohort != nil || provenance != nil || minConfidence > 0 {
+                throw fail("--site, --hardware, --group, --cohort, --min-confidence and --provenance go with --for-training", .usage)
             }
             var filter = ExportFilter()
             filter.device = device
@@ -77,6 +78,7 @@ extension Collector {
             selection.site = site
             selection.hardware = hardware
             selection.group = group
+            selection.cohort = cohort
             selection.minimumConfidence = minConfidence
             if let provenance {
                 var wanted = Set<TrainingExport.Provenance>()

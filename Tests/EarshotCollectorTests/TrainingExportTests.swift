@@ -142,6 +142,11 @@ struct TrainingExportTests {
         #expect(confident.status == 0 && confident.stderr.contains("below the confidence floor"), "\(confident.stderr)")
         let south = try Programs.run(Programs.collector, ["export", "--for-training", "--out", out + "-south", "--db", box.db, "--site", "south"])
         #expect(south.stderr.contains("0 clips"), "\(south.stderr)")
+        // --cohort names a cohort by any of its tags: the site and the group select the device, another name nothing.
+        for (cohort, all) in [("north", true), ("field", true), ("south", false)] {
+            let r = try Programs.run(Programs.collector, ["export", "--for-training", "--out", out + "-cohort-" + cohort, "--db", box.db, "--cohort", cohort])
+            #expect(r.status == 0 && r.stderr.contains(all ? "\(items.count) clips" : " 0 clips"), "\(cohort): \(r.stderr)")
+        }
         let again = try Programs.run(Programs.collector, ["export", "--for-training", "--out", out, "--db", box.db])
         #expect(again.status == 64 && again.stderr.contains("not empty"), "\(again.stderr)")
         let mixed = try Programs.run(Programs.collector, ["export", "--out", out + ".csv", "--db", box.db, "--site", "north"])
