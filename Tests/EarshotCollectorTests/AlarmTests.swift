@@ -138,6 +138,6 @@ struct AlarmTests {
         #expect(good.interval == 30 && good.rules.first?.holdFor == 3 && good.rules.first?.scope == .model)
         // The shipped example stays valid.
         let example = try AlarmConfiguration(yaml: String(contentsOfFile: Fixtures.packageRoot + "/Deploy/collector.yaml", encoding: .utf8))
-        #expect(example.rules.count == 4 && example.webhook != nil && example.rules.contains { $0.action == .holdRollout })
+        #expect(example.rules.count == 5 && example.webhook != nil && example.rules.contains { $0.action == .holdRollout })
     }
 }
