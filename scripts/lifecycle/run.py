@@ -279,6 +279,10 @@ def main():
     args = parser.parse_args()
     size = SIZES[args.size]
     work = args.work or tempfile.mkdtemp(prefix="earshot-lifecycle-")
+    if args.work and os.path.isdir(work) and os.listdir(work):
+        if not os.path.exists(os.path.join(work, "collector.db")):
+            raise SystemExit(f"{work} is not empty and not an earlier run's directory; give a new or empty --work")
+        shutil.rmtree(work)           # an earlier run's: start again
     os.makedirs(work, exist_ok=True)
     started = time.time()
     report = {"size": args.size, "sizes": size, "seed": SEED}
