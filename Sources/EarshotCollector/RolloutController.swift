@@ -66,14 +66,13 @@ public struct RolloutController: Sendable {
         guard !id.isEmpty, id.count <= 128, id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.@".contains($0)) }) else {
             throw CollectorError(2, "a rollout id is letters, digits, '-', '_', '.' and '@', not \"\(id)\"")
         }
-        let plan = RolloutPlan(id: id, model: request.model, baseline: baseline, group: request.group, steps: request.steps,
+        var plan = RolloutPlan(id: id, model: request.model, baseline: baseline, group: request.group, steps: request.steps,
                                interval: request.interval, utteranceShare: request.utteranceShare, minimumSamples: request.minimumSamples,
                                minimumAgreement: request.minimumAgreement, holdAfter: request.holdAfter ?? max(3 * request.interval, request.interval + 60),
                                pinned: request.pinned, excluded: request.excluded, stepStartedAt: now, createdAt: now,
                                reason: "started: step 1 of \(request.steps.count) (\(request.steps[0]))")
-        var planned = plan
-        planned.requireTeacherGain = request.requireTeacherGain ? true : nil
-        try await store.createRollout(planned)
+        plan.requireTeacherGain = request.requireTeacherGain ? true : nil
+        try await store.createRollout(plan)
         try await store.logRollout(RolloutLogEntry(rollout: id, step: 1, action: "start",
                                                    reason: "\(request.model) to group \(request.group) (\(devices.count) devices), baseline \(baseline ?? "none"), steps \(request.steps.map(\.description).joined(separator: ", "))",
                                                    at: now))

@@ -79,12 +79,12 @@ public struct CandidateHealth: Sendable {
             return String(format: "null results %.3f above the active model's (limit %.3f) over %d utterances", increase, t.maximumNullRateIncrease, samples)
         }
         // The cloud teacher, where it answered, says which of the two is right: a candidate that agrees with it
-        // significantly less often than the active model goes (McNemar p < 0.01); one that agrees at least as often may disagree with the active model (a
-        // retrained model is meant to differ where the old one was wrong).
+        // significantly less often than the active model goes (McNemar p < 0.01); one that agrees at least as often
+        // may disagree with the active model (a retrained model is meant to differ where the old one was wrong).
         let teacherSays = teacherDecides(t)
         let candidateTeacher = Double(candidateTeacherAgreements) / Double(max(1, teacherSamples))
         let activeTeacher = Double(activeTeacherAgreements) / Double(max(1, teacherSamples))
-        if teacherSays && samples >= t.minimumSamples && onlyActiveRight > onlyCandidateRight
+        if teacherSays && onlyActiveRight > onlyCandidateRight
             && DriftStatistics.mcNemar(onlyCandidateRight, onlyActiveRight) < 0.01 {
             return String(format: "agreement with the cloud teacher %.3f, the active model's %.3f, over %d utterances", candidateTeacher, activeTeacher,
                           teacherSamples)

@@ -77,8 +77,9 @@ public final class Router: @unchecked Sendable {
             result.cloud = .init(status: .overBudget, milliseconds: 0)
             return result
         }
+        // A failed spot check leaves a confident answer as it was: not "offline", since it never needed the cloud.
         guard breaker.allow() else {
-            result.offline = true
+            result.offline = !spotCheck
             result.cloud = .init(status: .circuitOpen, milliseconds: 0)
             return result
         }
@@ -97,7 +98,7 @@ public final class Router: @unchecked Sendable {
                 cloud: .init(status: .answered, milliseconds: ms, text: answer.text, confidence: answer.confidence, spotCheck: spotCheck ? true : nil))
         } catch {
             breaker.recordFailure()
-            result.offline = true
+            result.offline = !spotCheck
             result.cloud = .init(status: error.kind == .timeout ? .timeout : .failed, milliseconds: EdgePipeline.milliseconds(ContinuousClock.now - started),
                                  error: error.description, spotCheck: spotCheck ? true : nil)
             return result
