@@ -74,13 +74,13 @@ public final class Router: @unchecked Sendable {
         var result = localResult
         let remaining = min(configuration.requestTimeout, configuration.budget - elapsed())
         guard remaining >= configuration.minimumRequestTime else {
-            result.cloud = .init(status: .overBudget, milliseconds: 0)
+            result.cloud = .init(status: .overBudget, milliseconds: 0, spotCheck: spotCheck ? true : nil)
             return result
         }
         // A failed spot check leaves a confident answer as it was: not "offline", since it never needed the cloud.
         guard breaker.allow() else {
             result.offline = !spotCheck
-            result.cloud = .init(status: .circuitOpen, milliseconds: 0)
+            result.cloud = .init(status: .circuitOpen, milliseconds: 0, spotCheck: spotCheck ? true : nil)
             return result
         }
         let started = ContinuousClock.now

@@ -85,6 +85,11 @@ struct RoutingTests {
             #expect((d.cloud != nil) == Router.sampled(d.id, share: 0.5))
             if let cloud = d.cloud { #expect(cloud.spotCheck == true && d.source == "cloud" && d.local != nil) }
         }
+        // A failing spot check leaves the confident answer as it was: local, not offline.
+        let failing = try TranscriptionServer("status500")
+        let (broken, brokenOut) = try EdgePipelineTests.pipeline(queue: 8, wait: true, router: Self.router(.localFirst, failing, askBelow: 0, askSample: 1))
+        try broken.run(SampleArraySource(audio))
+        #expect(!brokenOut.decisions.isEmpty && brokenOut.decisions.allSatisfy { $0.source == "local" && !$0.offline && $0.cloud?.spotCheck == true })
         // The share is honoured over many ids, and independent of the canary draw of the same ids.
         let ids = (0..<4_000).map { "run-\($0)" }
         let sampled = ids.filter { Router.sampled($0, share: 0.25) }
