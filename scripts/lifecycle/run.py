@@ -237,6 +237,7 @@ def rollout(fleet, model, rollout_id, max_rounds):
         fleet.sync_all()
         rounds += 1
     shown = json.loads(fleet.collector("rollout", "show", rollout_id, "--json").stdout)
+    open(os.path.join(fleet.work, f"rollout-{rollout_id}.html"), "w").write(fleet.server.get(f"/rollouts/{rollout_id}"))
     return shown, verdicts, live
 
 
@@ -302,6 +303,7 @@ def main():
         firing = sorted({a.get("rule") for a in changes if a.get("state") == "firing"})
         report["alarms_firing"] = firing
         page = fleet.server.get("/")
+        open(os.path.join(work, "dashboard-after-shift.html"), "w").write(page)
         report["dashboard_shows"] = [rule for rule in firing if rule in page]
         log(f"after the shift: v1 {report['fleet_after']}; firing: {', '.join(firing) or 'nothing'}")
         # 4. Export the period with the teacher's labels, and fine-tune v2 from v1.
