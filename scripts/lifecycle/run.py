@@ -131,7 +131,7 @@ class Fleet:
         r = run([self.earshot, "run", "--audio", audio, "--store", os.path.join(home, "store"), "--spool", os.path.join(home, "spool"),
                  "--cloud-url", self.teacher.base + "/v1/audio/transcriptions", "--policy", "local-first",
                  "--cloud-model", "pocketsphinx:commands", "--ask-sample", "0.25", "--budget-ms", "8000", "--cloud-timeout-ms", "8000",
-                 "--keep-audio", "1", "--keep-audio-mb", "200"])
+                 "--keep-audio", "1", "--keep-audio-mb", "200", "--run-id", f"{name}-{phase}"])
         decisions = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
         for d in decisions:
             match = [u for u in truth["utterances"] if d["start"] < u["end"] + 0.2 and d["end"] > u["start"] - 0.2]
@@ -219,7 +219,7 @@ def total(scores):
 def rollout(fleet, model, rollout_id, max_rounds):
     """Starts a rollout of `model` (shadow, 50 %, switch) and runs rounds until it finishes; returns its plan and log."""
     fleet.collector("rollout", "start", model, "--group", "field", "--steps", "shadow,50,100", "--interval", "0s",
-                    "--min-samples", str(fleet.size["min_samples"]), "--require-teacher-gain", "--baseline", "command-en@0.1.0" if rollout_id == "v2" else "command-en@0.2.0",
+                    "--min-samples", str(fleet.size["min_samples"]), "--require-teacher-gain", "--hold-after", "1h", "--baseline", "command-en@0.1.0" if rollout_id == "v2" else "command-en@0.2.0",
                     "--id", rollout_id)
     fleet.sync_all()
     rounds, verdicts, live = 0, [], []
@@ -332,12 +332,14 @@ def main():
         log("fine-tuned: " + " | ".join(line for line in tuned.stdout.splitlines() if "calibration" in line or "fine-tuning" in line))
         # 5. Ship v2 by rollout; then a broken v2' (its label order scrambled: a classic packaging bug).
         fleet.collector("models", "push", v2)
-        shown, verdicts, live = rollout(fleet, "command-en@0.2.0", "v2", 8)
+        shown, verdicts, live = rollout(fleet, "command-en@0.2.0", "v2", 12)
         report["rollout_v2"] = {"state": shown["plan"]["state"], "log": [(e.get("action"), e.get("reason")) for e in reversed(shown.get("log", []))],
                                 "fleet_during": total(live)}
         actives = [json.loads(run([fleet.earshot, "models", "list", "--store", os.path.join(fleet.home(n), "store"), "--json"]).stdout)
                    .get("active") for n in fleet.names]
         report["rollout_v2"]["devices_on_v2"] = sum(1 for a in actives if "0.2.0" in json.dumps(a))
+        if shown["plan"]["state"] not in ("completed", "rolled-back"):       # let the next rollout start; the check fails
+            fleet.collector("rollout", "abort", "v2", check=False)
         broken = os.path.join(work, "bundles", "command-en-0.2.1")
         shutil.copytree(v2, broken)
         manifest = json.load(open(os.path.join(broken, "manifest.json")))

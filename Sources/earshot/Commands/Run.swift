@@ -70,6 +70,8 @@ extension Earshot {
         @Option(help: ArgumentHelp("Bearer token for --webhook (default: $EARSHOT_WEBHOOK_TOKEN).", valueName: "token")) var webhookToken: String?
         @Flag(inversion: .prefixedNo, help: "With --device: make capture wait for the pipeline instead of dropping audio (ALSA file PCMs, replays; not a live microphone).")
         var lossless: Bool?
+        @Option(help: ArgumentHelp("Name this run in decision ids (RUN-SEQUENCE; default: random). Letters, digits, '.', '_', '-'; it must differ between runs of one spool.", valueName: "id"))
+        var runId: String?
         @OptionGroup var alsa: ALSAOptions
         @OptionGroup var models: StoreOptions
 
@@ -95,6 +97,9 @@ extension Earshot {
             }
             if let problem = flagSettings.problems().first { throw ValidationError(Self.flagName(problem)) }
             if models.store != nil && model != nil { throw ValidationError("Give --model or --store, not both.") }
+            if let runId, runId.isEmpty || runId.count > 64 || !runId.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) }) {
+                throw ValidationError("--run-id: 1–64 letters, digits, '.', '_' or '-', not \"\(runId)\"")
+            }
         }
 
         /// "cloud.budget_ms: …" as the flag a person typed ("--budget-ms: …").
@@ -173,6 +178,7 @@ extension Earshot {
                 configuration.endpointer.onThreshold = detector.manifest.acceptThreshold
                 configuration.endpointer.offThreshold = configuration.endpointer.onThreshold * 0.7
                 configuration.queueCapacity = s.queue ?? 8
+                if let runId { configuration.runID = runId }
                 if let directory = s.spool, let share = s.keepAudio, share > 0 {
                     configuration.audioKeeper = AudioKeeper(directory: directory + "/audio", policy: .init(
                         share: share, maximumBytes: Int64((s.keepAudioMB ?? 100) * 1_048_576), retentionDays: s.keepAudioDays ?? 30))
