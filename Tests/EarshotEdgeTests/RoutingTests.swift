@@ -111,7 +111,7 @@ struct RoutingTests {
         let words = Self.words + ["stop", "seven", "forward", "left"]
         let (audio, _) = try EdgePipelineTests.recording(words)
         let (pipeline, collected) = try EdgePipelineTests.pipeline(
-            queue: 1, wait: true, router: Self.router(.cloudFirst, first, budget: 2, failures: 2, backoff: 1)) { d in
+            queue: 1, wait: true, router: Self.router(.cloudFirst, first, budget: 5, failures: 2, backoff: 1)) { d in
             let n = Int(d.id.split(separator: "-").last ?? "") ?? 0
             if n == 3 { servers.current?.kill(); servers.current = nil }
             if n == 8 {
@@ -129,8 +129,10 @@ struct RoutingTests {
         #expect(statuses[5..<8].allSatisfy { $0 == .circuitOpen } && d[5..<8].allSatisfy { $0.stages.cloudMs == 0 }, "\(statuses)")
         #expect(d[3..<8].allSatisfy { $0.source == "local" && $0.offline && $0.text == words[Int($0.id.split(separator: "-").last!)! - 1] })
         #expect(statuses[8...].allSatisfy { $0 == .answered } && d[8...].allSatisfy { $0.source == "cloud" && !$0.offline }, "\(statuses)")
-        // The budget bounds the wait for the network; the slack is CPU time on a loaded machine (debug build).
-        #expect(d.allSatisfy { $0.latencyMs < 2_000 + 1_000 }, "\(d.map(\.latencyMs))")
+        // The budget bounds the wait for the network; the slack is CPU time on a loaded machine (debug build). The
+        // budget leaves room for the restart, which runs in the sink while the next utterance waits (a loaded CI
+        // machine once took more than the 0.9 s a 2 s budget left, and that utterance found no budget to ask with).
+        #expect(d.allSatisfy { $0.latencyMs < 5_000 + 1_000 }, "\(d.map(\.latencyMs))")
         let c = pipeline.snapshot
         #expect(c.cloudAnswers == 7 && c.cloudFailures == 2 && c.cloudSkipped == 3 && c.offline == 5)
     }
