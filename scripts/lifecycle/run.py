@@ -336,8 +336,8 @@ def main():
         report["rollout_v2"] = {"state": shown["plan"]["state"], "log": [(e.get("action"), e.get("reason")) for e in reversed(shown.get("log", []))],
                                 "fleet_during": total(live)}
         actives = [json.loads(run([fleet.earshot, "models", "list", "--store", os.path.join(fleet.home(n), "store"), "--json"]).stdout)
-                   .get("active") for n in fleet.names]
-        report["rollout_v2"]["devices_on_v2"] = sum(1 for a in actives if "0.2.0" in json.dumps(a))
+                   .get("slots", {}).get("active") for n in fleet.names]
+        report["rollout_v2"]["devices_on_v2"] = actives.count("command-en@0.2.0")
         if shown["plan"]["state"] not in ("completed", "rolled-back"):       # let the next rollout start; the check fails
             fleet.collector("rollout", "abort", "v2", check=False)
         broken = os.path.join(work, "bundles", "command-en-0.2.1")
@@ -396,6 +396,8 @@ def expectations(r):
         problems.append("an alarm fired before the shift")
     if r.get("rollout_v2", {}).get("state") != "completed":
         problems.append(f"v2's rollout ended {r.get('rollout_v2', {}).get('state')}, not completed")
+    if r.get("rollout_v2", {}).get("devices_on_v2") != r.get("sizes", {}).get("devices"):
+        problems.append(f"{r.get('rollout_v2', {}).get('devices_on_v2')} devices run v2 after its rollout, not all {r.get('sizes', {}).get('devices')}")
     if r.get("rollout_broken", {}).get("state") != "rolled-back":
         problems.append(f"the broken v2' rollout ended {r.get('rollout_broken', {}).get('state')}, not rolled_back")
     h = r.get("held_out", {})
