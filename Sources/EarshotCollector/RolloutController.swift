@@ -190,7 +190,20 @@ public struct RolloutController: Sendable {
         let ran = try await store.window(WindowFilter(since: plan.stepStartedAt).with(devices: members), limit: windowLimit)
         return RolloutGate.evaluate(plan, candidate: candidate.merging(corrections), baseline: baseline.merging(baselineCorrections), paired: paired,
                                     errors: (ran.categorical["candidate_error"] ?? []).filter { !$0.isEmpty }, localRollbacks: rollbacks,
-                                    refusals: refusals, now: now, policy: policy)
+                                    refusals: refusals, now: now, calibrationDiffers: try await calibrationDiffers(plan), policy: policy)
+    }
+
+    /// Whether the registry's manifests of candidate and baseline give different temperatures or accept thresholds
+    /// (false when either is not registered: nothing says they differ).
+    func calibrationDiffers(_ plan: RolloutPlan) async throws(CollectorError) -> Bool {
+        guard let baseline = plan.baseline, let a = try await store.registeredModel(plan.model), let b = try await store.registeredModel(baseline) else {
+            return false
+        }
+        func calibration(_ model: RegisteredModel) -> [Double?] {
+            let object = (try? JSONSerialization.jsonObject(with: Data(model.manifest.utf8))) as? [String: Any]
+            return ["temperature", "accept_threshold"].map { (object?[$0] as? NSNumber)?.doubleValue }
+        }
+        return calibration(a) != calibration(b)
     }
 
     /// A device's assignment: the unfinished rollout of its group, else the group's latest finished one (so a device

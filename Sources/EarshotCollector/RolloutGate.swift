@@ -59,7 +59,7 @@ public enum RolloutGate {
 
     /// Metrics where a larger value is worse, and where a smaller one is; each is a decision column.
     static let higherIsWorse = ["latency_ms", "null_result", "quick_repeat", "correction"]
-    static let lowerIsWorse = ["confidence", "cloud_agrees"]
+    static let lowerIsWorse = ["confidence", "local_confidence", "cloud_agrees"]
 
     /// Judges the current step. `candidate`: decisions the candidate answered on the step's devices since the step began
     /// (in a shadow step, the active model's decisions there, which carry the shadow's agreement); `baseline`: decisions
@@ -68,9 +68,11 @@ public enum RolloutGate {
     /// `paired`: the baseline comes from the same devices in the same step (the A/B control of a per-utterance canary);
     /// otherwise latency is not compared below the switch step, since canary devices also run the other model beside.
     /// `errors`: for the step's decisions where the candidate ran ("true" when its interpreter failed, "false" when not).
+    /// `calibrationDiffers`: the two models' manifests give different temperatures or accept thresholds, so their
+    /// confidences are on different scales and are not compared.
     public static func evaluate(_ plan: RolloutPlan, candidate: UtteranceWindow, baseline: UtteranceWindow, paired: Bool = false,
                                 errors: [String] = [], localRollbacks: [String], refusals: [String], now: Double,
-                                policy: DriftPolicy = DriftPolicy()) -> Verdict {
+                                calibrationDiffers: Bool = false, policy: DriftPolicy = DriftPolicy()) -> Verdict {
         var verdict = Verdict(outcome: .wait, reason: "", candidateDecisions: candidate.count, baselineDecisions: baseline.count,
                               baseline: paired ? "paired" : "group", metrics: [], localRollbacks: localRollbacks, refusals: refusals)
         let step = plan.currentStep
@@ -109,8 +111,18 @@ public enum RolloutGate {
             policy.minimumSamples = min(policy.minimumSamples, plan.minimumSamples)
             // With enough paired teacher evidence, the unpaired teacher agreement (asked on different utterances for
             // each model, by each model's own doubt) adds nothing but its selection bias.
-            let names = ["confidence", "null_result"] + (teacherDecides ? [] : ["cloud_agrees"]) + ["quick_repeat", "correction"]
+            // The models' own confidence where devices report it (`local_confidence`): a decision's `confidence` is
+            // the cloud's when it answered, so it moves with routing — a candidate that asks the cloud less looked
+            // less sure. Neither is compared across different calibrations.
+            let own = !(candidate.numeric["local_confidence"] ?? []).isEmpty && !(baseline.numeric["local_confidence"] ?? []).isEmpty
+            let confidence = calibrationDiffers ? [] : [own ? "local_confidence" : "confidence"]
+            let names = confidence + ["null_result"] + (teacherDecides ? [] : ["cloud_agrees"]) + ["quick_repeat", "correction"]
                 + (paired || step.isSwitch ? ["latency_ms"] : [])
+            if calibrationDiffers {
+                verdict.metrics.append(Metric(name: "confidence", candidate: nil, baseline: nil, candidateCount: 0, baselineCount: 0, pValue: nil,
+                                              effect: nil, effectThreshold: nil, significant: false, worse: false,
+                                              note: "not compared: the models' calibrations (temperature, accept threshold) differ"))
+            }
             var reference: [(String, DriftColumn)] = [], current: [String: DriftColumn] = [:]
             for name in names {
                 if let r = baseline.numeric[name], let c = candidate.numeric[name] {

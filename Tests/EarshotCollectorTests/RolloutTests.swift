@@ -174,6 +174,28 @@ struct RolloutTests {
         #expect(v.metrics.first { $0.name == "teacher_agreement" }.map { ($0.candidate ?? 0) > ($0.baseline ?? 1) } == true)
     }
 
+    /// At the switch, a decision's `confidence` is partly the cloud's (it moves with routing); the gate compares the
+    /// models' own `local_confidence` when devices report it, and no confidence at all across different calibrations.
+    @Test func theGateComparesTheModelsOwnConfidenceOnOneScale() throws {
+        var plan = try Self.plan("shadow,50,100")
+        plan.step = 2
+        let baseline = Self.window(300, confidence: 0.95, nulls: 0.05, agreement: nil, seed: 11)
+        var candidate = Self.window(200, confidence: 0.7, nulls: 0.05, agreement: nil, seed: 12)
+        var v = RolloutGate.evaluate(plan, candidate: candidate, baseline: baseline, localRollbacks: [], refusals: [], now: 2_000)
+        #expect(v.outcome == .rollback && v.reason.contains("confidence"), "\(v.reason)")
+        // The same decisions, but the models' own confidence says the candidate is the surer one: promoted.
+        var withOwn = baseline
+        withOwn.numeric["local_confidence"] = (0..<300).map { Double($0 % 10) / 20 + 0.3 }
+        candidate.numeric["local_confidence"] = (0..<200).map { Double($0 % 10) / 40 + 0.75 }
+        v = RolloutGate.evaluate(plan, candidate: candidate, baseline: withOwn, localRollbacks: [], refusals: [], now: 2_000)
+        #expect(v.outcome == .promote && v.metrics.contains { $0.name == "local_confidence" } && !v.metrics.contains { $0.name == "confidence" },
+                "\(v.reason)")
+        // Different calibrations: no confidence comparison at all, and the verdict says so.
+        v = RolloutGate.evaluate(plan, candidate: Self.window(200, confidence: 0.7, nulls: 0.05, agreement: nil, seed: 12), baseline: baseline,
+                                 localRollbacks: [], refusals: [], now: 2_000, calibrationDiffers: true)
+        #expect(v.outcome == .promote && v.metrics.first { $0.name == "confidence" }?.note.contains("calibrations") == true, "\(v.reason)")
+    }
+
     @Test func noFalseRollbacksWithoutADifference() throws {
         let plan = try Self.plan("5,100")
         var rollbacks = 0

@@ -331,6 +331,7 @@ def main():
         report["finetune"] = json.loads(tuned.stdout.strip().splitlines()[-1])
         log("fine-tuned: " + " | ".join(line for line in tuned.stdout.splitlines() if "calibration" in line or "fine-tuning" in line))
         # 5. Ship v2 by rollout; then a broken v2' (its label order scrambled: a classic packaging bug).
+        fleet.collector("models", "push", V1)          # the registry knows the model in the field (its calibration)
         fleet.collector("models", "push", v2)
         shown, verdicts, live = rollout(fleet, "command-en@0.2.0", "v2", 12)
         report["rollout_v2"] = {"state": shown["plan"]["state"], "log": [(e.get("action"), e.get("reason")) for e in reversed(shown.get("log", []))],
