@@ -134,7 +134,8 @@ public actor AlarmEngine {
             let mean = values.reduce(0, +) / Double(values.count)
             return Self.threshold(rule, value: mean, what: "mean \(rule.column) over the latest \(values.count) (\(subject))", model: dominant)
         case .share:
-            let values = (window.categorical[rule.column] ?? []).filter { !$0.isEmpty || !CollectorSQL.windowFlags.contains(rule.column) }
+            let isFlag = CollectorSQL.windowFlags.contains(rule.column)     // an unknown flag is not a value (see `split`)
+            let values = (window.categorical[rule.column] ?? []).filter { !isFlag || !$0.isEmpty }
             guard values.count >= rule.minimumRows else { return nil }
             let share = Double(values.filter { $0 == rule.value }.count) / Double(values.count)
             return Self.threshold(rule, value: share, what: "share of \(rule.column) = \(rule.value ?? "") over the latest \(values.count) (\(subject))",

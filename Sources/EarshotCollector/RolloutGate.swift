@@ -88,17 +88,15 @@ public enum RolloutGate {
         // least as right as the active model, disagreeing with the active model is the point of the candidate.
         let teacher = teacherComparison(candidate, shadowStep: step.mode == .shadow)
         let teacherDecides = teacher.count >= plan.minimumSamples
-        verdict.metrics.append(Metric(name: "teacher_agreement", candidate: teacher.candidate, baseline: teacher.active,
+        verdict.metrics.append(Metric(name: "teacher_agreement", candidate: teacher.candidateRate, baseline: teacher.activeRate,
                                       candidateCount: teacher.count, baselineCount: teacher.count, pValue: teacher.pValue,
-                                      effect: teacher.candidate.flatMap { c in teacher.active.map { c - $0 } }, effectThreshold: nil,
-                                      significant: (teacher.pValue ?? 1) < 0.05,
-                                      worse: teacherDecides && (teacher.pValue ?? 1) < 0.05 && (teacher.candidate ?? 0) < (teacher.active ?? 0),
+                                      effect: teacher.candidateRate.flatMap { c in teacher.activeRate.map { c - $0 } }, effectThreshold: nil,
+                                      significant: (teacher.pValue ?? 1) < 0.05, worse: teacherDecides && teacher.candidateWorse(alpha: 0.05),
                                       note: "agreement with the cloud teacher on utterances both models answered, candidate vs active (paired)"))
-        if teacherDecides, let c = teacher.candidate, let a = teacher.active, c >= a, let index = verdict.metrics.firstIndex(where: { $0.name == "agreement_with_active" }),
+        if teacherDecides, teacher.candidateAtLeastAsRight, let index = verdict.metrics.firstIndex(where: { $0.name == "agreement_with_active" }),
            verdict.metrics[index].worse {
             verdict.metrics[index].worse = false
-            verdict.metrics[index].note += String(format: "; below the minimum, but the candidate agrees with the teacher more often (%.3f vs %.3f over %d utterances)",
-                                                  c, a, teacher.count)
+            verdict.metrics[index].note += "; below the minimum, but the candidate agrees with the teacher more often: " + Self.describe(teacher)
         }
         // The candidate's interpreter failures: the active model answered instead, so only this flag shows them.
         let failures = rate(errors)
@@ -152,8 +150,7 @@ public enum RolloutGate {
             verdict.outcome = .rollback
             verdict.reason = "worse than the baseline: " + worse.map { m in
                 m.name == "teacher_agreement"
-                    ? String(format: "agreement with the cloud teacher %.3f vs the active model's %.3f over %d utterances (McNemar p %.2g)",
-                             m.candidate ?? 0, m.baseline ?? 0, m.candidateCount, m.pValue ?? 1)
+                    ? "agreement with the cloud teacher " + Self.describe(teacher)
                     : m.name == "agreement_with_active"
                     ? String(format: "agreement with the active model %.3f < %.3f over %d utterances", m.candidate ?? 0, plan.minimumAgreement, m.candidateCount)
                     : m.name == "candidate_errors"
@@ -178,10 +175,8 @@ public enum RolloutGate {
         }
         // A plan that asks for proof of improvement waits (then holds) until the paired teacher comparison shows it;
         // at the switch no model runs beside the candidate, so the steps before it carry that proof.
-        if plan.requireTeacherGain == true && !step.isSwitch && !(teacherDecides && (teacher.pValue ?? 1) < 0.05 && (teacher.candidate ?? 0) > (teacher.active ?? 0)) {
-            let shown = teacher.count == 0 ? "no utterances the teacher answered yet"
-                : String(format: "teacher agreement %.3f vs the active model's %.3f over %d utterances (McNemar p %.2g)",
-                         teacher.candidate ?? 0, teacher.active ?? 0, teacher.count, teacher.pValue ?? 1)
+        if plan.requireTeacherGain == true && !step.isSwitch && !(teacherDecides && teacher.candidateBetter(alpha: 0.05)) {
+            let shown = teacher.count == 0 ? "no utterances the teacher answered yet" : "teacher agreement " + Self.describe(teacher)
             verdict.outcome = elapsed >= plan.holdAfter ? .hold : .wait
             verdict.reason = "no significant gain over the active model yet: " + shown
             return verdict
@@ -192,8 +187,7 @@ public enum RolloutGate {
         }
         verdict.outcome = .promote
         verdict.reason = (plan.requireTeacherGain == true && !step.isSwitch
-            ? String(format: "agrees with the teacher more often than the active model (%.3f vs %.3f, McNemar p %.2g) and ",
-                     teacher.candidate ?? 0, teacher.active ?? 0, teacher.pValue ?? 1) : "")
+            ? "agrees with the teacher more often: " + Self.describe(teacher) + "; " : "")
             + "no metric worse than the baseline over \(evidence) candidate decisions"
             + (step.mode == .canary ? " and \(baseline.count) baseline decisions" : "")
         return verdict
@@ -202,20 +196,20 @@ public enum RolloutGate {
     /// Candidate and active agreement with the teacher on the utterances where both are known. In a shadow step the
     /// active model answered (`cloud_agrees`) and the candidate ran beside it (`shadow_agrees_cloud`); on a canary
     /// utterance the candidate answered and the active model ran beside it, so the columns swap roles.
-    static func teacherComparison(_ window: UtteranceWindow, shadowStep: Bool)
-        -> (candidate: Double?, active: Double?, count: Int, pValue: Double?) {
-        let answered = window.categorical["cloud_agrees"] ?? [], beside = window.categorical["shadow_agrees_cloud"] ?? []
-        var both = 0, candidateRight = 0, activeRight = 0, onlyCandidate = 0, onlyActive = 0
-        for (x, y) in zip(answered, beside) where !x.isEmpty && !y.isEmpty {
-            let (c, a) = shadowStep ? (y == "true", x == "true") : (x == "true", y == "true")
-            both += 1
-            if c { candidateRight += 1 }
-            if a { activeRight += 1 }
-            if c && !a { onlyCandidate += 1 }
-            if a && !c { onlyActive += 1 }
+    static func teacherComparison(_ window: UtteranceWindow, shadowStep: Bool) -> TeacherAgreement {
+        var agreement = TeacherAgreement()
+        for (answered, beside) in zip(window.categorical["cloud_agrees"] ?? [], window.categorical["shadow_agrees_cloud"] ?? [])
+        where !answered.isEmpty && !beside.isEmpty {
+            let (candidate, active) = shadowStep ? (beside, answered) : (answered, beside)
+            agreement.observe(candidateAgrees: candidate == "true", activeAgrees: active == "true")
         }
-        guard both > 0 else { return (nil, nil, 0, nil) }
-        return (Double(candidateRight) / Double(both), Double(activeRight) / Double(both), both, DriftStatistics.mcNemar(onlyCandidate, onlyActive))
+        return agreement
+    }
+
+    /// "0.653 vs the active model's 0.494 over 582 utterances (McNemar p 5.5e-14)".
+    static func describe(_ t: TeacherAgreement) -> String {
+        String(format: "%.3f vs the active model's %.3f over %d utterances (McNemar p %.2g)", t.candidateRate ?? 0, t.activeRate ?? 0, t.count,
+               t.pValue ?? 1)
     }
 
     /// The share of "true" among the known values of a flag column.

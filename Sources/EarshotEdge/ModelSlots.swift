@@ -1,6 +1,6 @@
 public import EarshotRecognizer
 public import EarshotBundles
-import EarshotMonitoring
+public import EarshotMonitoring
 import Foundation
 
 /// How a candidate model is doing against the active one on the same utterances, and when it must be rolled back.
@@ -45,24 +45,15 @@ public struct CandidateHealth: Sendable {
     public var agreement: Double { samples > errors ? Double(agreements) / Double(samples - errors) : 0 }
 
     /// Utterances the cloud teacher answered while both models ran, and how often each model agreed with it.
-    public private(set) var teacherSamples = 0
-    public private(set) var candidateTeacherAgreements = 0
-    public private(set) var activeTeacherAgreements = 0
-    /// Teacher answers only the candidate agreed with, and only the active model agreed with (McNemar's pairs).
-    public private(set) var onlyCandidateRight = 0
-    public private(set) var onlyActiveRight = 0
+    public private(set) var teacher = TeacherAgreement()
 
     /// One utterance the cloud answered with both models' answers at hand.
     public mutating func observeTeacher(candidateAgrees: Bool, activeAgrees: Bool) {
-        teacherSamples += 1
-        if candidateAgrees { candidateTeacherAgreements += 1 }
-        if activeAgrees { activeTeacherAgreements += 1 }
-        if candidateAgrees && !activeAgrees { onlyCandidateRight += 1 }
-        if activeAgrees && !candidateAgrees { onlyActiveRight += 1 }
+        teacher.observe(candidateAgrees: candidateAgrees, activeAgrees: activeAgrees)
     }
 
     /// Enough teacher answers to judge agreement by: half the minimum sample (the cloud hears only some utterances).
-    func teacherDecides(_ t: Thresholds) -> Bool { teacherSamples >= max(10, t.minimumSamples / 2) }
+    func teacherDecides(_ t: Thresholds) -> Bool { teacher.count >= max(10, t.minimumSamples / 2) }
 
     /// Why the candidate must go, or nil while it is healthy or there is too little evidence.
     public func breach(_ t: Thresholds) -> String? {
@@ -82,14 +73,11 @@ public struct CandidateHealth: Sendable {
         // significantly less often than the active model goes (McNemar p < 0.01); one that agrees at least as often
         // may disagree with the active model (a retrained model is meant to differ where the old one was wrong).
         let teacherSays = teacherDecides(t)
-        let candidateTeacher = Double(candidateTeacherAgreements) / Double(max(1, teacherSamples))
-        let activeTeacher = Double(activeTeacherAgreements) / Double(max(1, teacherSamples))
-        if teacherSays && onlyActiveRight > onlyCandidateRight
-            && DriftStatistics.mcNemar(onlyCandidateRight, onlyActiveRight) < 0.01 {
-            return String(format: "agreement with the cloud teacher %.3f, the active model's %.3f, over %d utterances", candidateTeacher, activeTeacher,
-                          teacherSamples)
+        if teacherSays && teacher.candidateWorse(alpha: 0.01) {
+            return String(format: "agreement with the cloud teacher %.3f, the active model's %.3f, over %d utterances", teacher.candidateRate ?? 0,
+                          teacher.activeRate ?? 0, teacher.count)
         }
-        if agreement < t.minimumAgreement && !(teacherSays && candidateTeacher >= activeTeacher) {
+        if agreement < t.minimumAgreement && !(teacherSays && teacher.candidateAtLeastAsRight) {
             return String(format: "agreement with the active model %.3f < %.3f over %d utterances", agreement, t.minimumAgreement, samples)
         }
         return nil

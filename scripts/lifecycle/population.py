@@ -64,14 +64,13 @@ def utterances(phase, index, words, seed, pool, held_out):
     rng = np.random.default_rng([seed, index, sum(map(ord, phase))])
     labels = [L.VOCABULARY[(index * 7 + k * 5) % len(L.VOCABULARY)] for k in range(words)]
     rng.shuffle(labels)
+    p = device_profile(index, seed)
     if phase == "before":
         jobs = [D.espeak_job(rng, BEFORE_VOICES[int(rng.integers(len(BEFORE_VOICES)))], w) for w in labels]
     else:
-        p = device_profile(index, seed)
         jobs = [("flite", p["voice"], w, p["stretch"] * float(rng.uniform(0.95, 1.05)), 0) for w in labels]
     speech = [trimmed(s) for s in pool.map(D.render, jobs)]
     if phase != "before":
-        p = device_profile(index, seed)
         speech = [trimmed(sox_effects(s, ["pitch", str(p["cents"])])) for s in speech]
         if held_out:
             for name, label in (("yes_1000ms.wav", "yes"), ("no_1000ms.wav", "no")):

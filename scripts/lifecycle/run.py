@@ -134,7 +134,7 @@ class Fleet:
                  "--keep-audio", "1", "--keep-audio-mb", "200", "--run-id", f"{name}-{phase}"])
         decisions = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
         for d in decisions:
-            match = [u for u in truth["utterances"] if d["start"] < u["end"] + 0.2 and d["end"] > u["start"] - 0.2]
+            match = [u for u in truth["utterances"] if overlaps(d, u)]
             self.truth[(name, d["id"])] = match[0]["label"] if match else "silence"
         self.sync(name)
         return decisions, truth
@@ -190,13 +190,18 @@ ALARMS = """alarms:
 """
 
 
+def overlaps(decision, utterance):
+    """A decision belongs to a true utterance when their spans meet (200 ms of slack for the endpointer's edges)."""
+    return decision["start"] < utterance["end"] + 0.2 and decision["end"] > utterance["start"] - 0.2
+
+
 def score(decisions, truth, per_utterance=None):
     """Per true utterance: the decision overlapping it. Returns (utterances, right (top-1), accepted and right); with
     `per_utterance`, appends each utterance's top-1 correctness to it."""
     n = right = accepted = 0
     for u in truth["utterances"]:
         n += 1
-        hit = [d for d in decisions if d["start"] < u["end"] + 0.2 and d["end"] > u["start"] - 0.2]
+        hit = [d for d in decisions if overlaps(d, u)]
         ok = bool(hit) and hit[0]["text"] == u["label"]
         right += ok
         accepted += ok and bool(hit[0].get("accepted"))
@@ -217,12 +222,13 @@ def total(scores):
 
 
 def rollout(fleet, model, rollout_id, max_rounds):
-    """Starts a rollout of `model` (shadow, 50 %, switch) and runs rounds until it finishes; returns its plan and log."""
+    """Starts a rollout of `model` (shadow, 50 %, switch) and runs rounds until it finishes; returns `rollout show`'s
+    JSON (plan and log) and the scores of the devices that are not held out, round by round."""
     fleet.collector("rollout", "start", model, "--group", "field", "--steps", "shadow,50,100", "--interval", "0s",
                     "--min-samples", str(fleet.size["min_samples"]), "--require-teacher-gain", "--hold-after", "1h", "--baseline", "command-en@0.1.0" if rollout_id == "v2" else "command-en@0.2.0",
                     "--id", rollout_id)
     fleet.sync_all()
-    rounds, verdicts, live = 0, [], []
+    rounds, live = 0, []
     state = "running"
     while state == "running" and rounds < max_rounds:
         results = fleet.phase(f"rollout-{rollout_id}-{rounds}")
@@ -233,12 +239,11 @@ def rollout(fleet, model, rollout_id, max_rounds):
         state = verdict.get("state", "?")
         outcome = (verdict.get("verdict") or {}).get("outcome")
         log(f"rollout {rollout_id} round {rounds}: {outcome} → {state}: {(verdict.get('verdict') or {}).get('reason', '')[:200]}")
-        verdicts.append(verdict)
         fleet.sync_all()
         rounds += 1
     shown = json.loads(fleet.collector("rollout", "show", rollout_id, "--json").stdout)
     open(os.path.join(fleet.work, f"rollout-{rollout_id}.html"), "w").write(fleet.server.get(f"/rollouts/{rollout_id}"))
-    return shown, verdicts, live
+    return shown, live
 
 
 def evaluate_held_out(fleet, bundles):
@@ -333,7 +338,7 @@ def main():
         # 5. Ship v2 by rollout; then a broken v2' (its label order scrambled: a classic packaging bug).
         fleet.collector("models", "push", V1)          # the registry knows the model in the field (its calibration)
         fleet.collector("models", "push", v2)
-        shown, verdicts, live = rollout(fleet, "command-en@0.2.0", "v2", 12)
+        shown, live = rollout(fleet, "command-en@0.2.0", "v2", 12)
         report["rollout_v2"] = {"state": shown["plan"]["state"], "log": [(e.get("action"), e.get("reason")) for e in reversed(shown.get("log", []))],
                                 "fleet_during": total(live)}
         actives = [json.loads(run([fleet.earshot, "models", "list", "--store", os.path.join(fleet.home(n), "store"), "--json"]).stdout)
@@ -348,7 +353,7 @@ def main():
         manifest["labels"] = manifest["labels"][:2] + list(reversed(manifest["labels"][2:]))
         json.dump(manifest, open(os.path.join(broken, "manifest.json"), "w"), indent=2)
         fleet.collector("models", "push", broken)
-        shown, verdicts, _ = rollout(fleet, "command-en@0.2.1", "v2-broken", 6)
+        shown, _ = rollout(fleet, "command-en@0.2.1", "v2-broken", 6)
         report["rollout_broken"] = {"state": shown["plan"]["state"],
                                     "log": [(e.get("action"), e.get("reason")) for e in reversed(shown.get("log", []))]}
         # 6. Held-out slice of the new population: v1 against v2 (and the teacher).
